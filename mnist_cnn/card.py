@@ -1,0 +1,130 @@
+"""The model card (the bundle's README.md), built with huggingface_hub's ModelCard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+MODEL_NAME = "mnist-cnn"
+
+CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}: a small CNN for handwritten digits
+
+A {{ "{:,}".format(metrics.num_parameters) }}-parameter convolutional network trained from scratch on
+[MNIST](https://huggingface.co/datasets/ylecun/mnist) with PyTorch. It reaches
+**{{ "%.2f"|format(100 * metrics.test_accuracy) }}% accuracy on the official 10,000-image test set**,
+a set used only for this final evaluation: the weights were chosen on a held-out validation split of
+the training data.
+{% if space_url %}
+Try it: draw a digit in the [demo Space]({{ space_url }}).
+{% endif %}
+## Results
+
+| metric | value |
+| --- | --- |
+| test accuracy | {{ "%.2f"|format(100 * metrics.test_accuracy) }}% ({{ metrics.test_errors }} errors in {{ metrics.test_size }}) |
+| test loss (cross-entropy) | {{ "%.4f"|format(metrics.test_loss) }} |
+| best validation accuracy | {{ "%.2f"|format(100 * metrics.best_val_accuracy) }}% (epoch {{ metrics.best_epoch }} of {{ metrics.epochs_run }}) |
+| parameters | {{ "{:,}".format(metrics.num_parameters) }} |
+| training time | {{ "%.0f"|format(metrics.train_seconds) }} s on {{ metrics.hardware }} |
+
+Per class on the test set:
+
+| digit | precision | recall | F1 | images |
+| --- | --- | --- | --- | --- |
+{% for digit, row in metrics.per_class.items() -%}
+| {{ digit }} | {{ "%.4f"|format(row.precision) }} | {{ "%.4f"|format(row.recall) }} | {{ "%.4f"|format(row.f1) }} | {{ row.support }} |
+{% endfor %}
+![Confusion matrix on the test set](confusion_matrix.png)
+
+![Loss and accuracy by epoch](loss_curves.png)
+
+![Misclassified test images](misclassified.png)
+
+## Usage
+
+The input is a float tensor `(N, 1, 28, 28)` of intensities in [0, 1], white digit on black, as in
+MNIST; the model normalizes it itself and returns logits `(N, 10)`.
+
+```python
+import torch
+from mnist_cnn.model import MnistCNN
+
+model = MnistCNN.from_pretrained("{{ model_source }}")
+images = torch.rand(4, 1, 28, 28)  # your digits here
+probabilities = model(images).softmax(dim=1)
+print(probabilities.argmax(dim=1))
+```
+
+The code, the training script and a drawing demo live in the project's repository: `mnist_cnn/`
+holds the model, `train.py` trains it, `app.py` is the Gradio demo.
+
+## Training recipe
+
+- Data: the 60,000 MNIST training images, of which a fixed, seeded {{ "{:,}".format(metrics.validation_size) }}
+  are held out for validation; the test set is never used for choices.
+- Augmentation, on whole batches of tensors: random rotation, scale, shear and shift, and random
+  stroke thickening or thinning (people draw with thick and thin brushes).
+- Optimizer: AdamW, one-cycle learning-rate schedule, label smoothing, an exponential moving average
+  of the weights; the epoch with the best validation accuracy is kept.
+{% if metrics.lr_sweep %}- Learning rate chosen by a short sweep on validation accuracy:
+{% for lr, acc in metrics.lr_sweep.items() %}  {{ lr }} → {{ "%.2f"|format(100 * acc) }}%{% if not loop.last %};{% endif %}
+{% endfor %}{% endif %}
+
+| setting | value |
+| --- | --- |
+{% for key, value in metrics.config.items() -%}
+| {{ key }} | {{ value }} |
+{% endfor %}| seed | {{ metrics.seed }} |
+
+Reproduce with:
+
+```bash
+{{ metrics.command }}
+```
+
+## Limitations
+
+MNIST digits are centred, size-normalized, white on black and written by US census staff and
+students. Digits that look different (photos, other scripts, several digits at once, no
+preprocessing) will be misread; the demo app's preprocessing brings drawings close to MNIST first.
+"""
+
+
+def build_model_card(
+    metrics: dict[str, Any], model_source: str = "path/to/bundle", space_url: str | None = None
+) -> ModelCard:
+    """The bundle's model card, with ``model-index`` metadata the Hub shows as an evaluation result."""
+    card_data = ModelCardData(
+        model_name=MODEL_NAME,
+        license="mit",
+        library_name="pytorch",
+        pipeline_tag="image-classification",
+        tags=["mnist", "image-classification", "cnn", "pytorch_model_hub_mixin", "model_hub_mixin"],
+        datasets=["ylecun/mnist"],
+        metrics=["accuracy"],
+        eval_results=[
+            EvalResult(
+                task_type="image-classification",
+                task_name="Image Classification",
+                dataset_type="ylecun/mnist",
+                dataset_name="MNIST",
+                dataset_split="test",
+                metric_type="accuracy",
+                metric_name="Test accuracy",
+                metric_value=round(metrics["test_accuracy"], 6),
+            )
+        ],
+    )
+    return ModelCard.from_template(
+        card_data,
+        template_str=CARD_TEMPLATE,
+        model_name=MODEL_NAME,
+        metrics=metrics,
+        model_source=model_source,
+        space_url=space_url,
+    )

@@ -1,0 +1,101 @@
+"""The bundle's figures, drawn with matplotlib and seaborn and saved as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+MISTAKE_COLOR = "#d62728"
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _image_grid(
+    images: np.ndarray, titles: Sequence[str], colors: Sequence[str], columns: int, title: str
+) -> plt.Figure:
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.35 + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, text, color in zip(axes.flat, images, titles, colors, strict=False):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(text, fontsize=8, color=color)
+        if color == MISTAKE_COLOR:
+            ax.add_patch(plt.Rectangle((-0.5, -0.5), 28, 28, fill=False, edgecolor=color, linewidth=2.5))
+    fig.suptitle(title)
+    return fig
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, path: Path, columns: int = 10) -> Path:
+    """The exploratory grid: training images with their labels."""
+    titles = [f"label {y}" for y in labels]
+    fig = _image_grid(images, titles, ["black"] * len(images), columns, "MNIST training samples")
+    return _save(fig, path)
+
+
+def plot_predictions(images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, path: Path, title: str) -> Path:
+    """Test images titled predicted / true; mistakes in red with a red frame."""
+    titles = [f"pred {p} / true {y}" for p, y in zip(predictions, labels, strict=True)]
+    colors = [MISTAKE_COLOR if p != y else "black" for p, y in zip(predictions, labels, strict=True)]
+    return _save(_image_grid(images, titles, colors, columns=8, title=title), path)
+
+
+def plot_loss_curves(history: dict[str, list[float]], path: Path) -> Path:
+    """Train and validation loss and accuracy by epoch."""
+    epochs = history["epoch"]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history["train_loss"], "o-", label="train (augmented, smoothed labels)")
+    ax_loss.plot(epochs, history["val_loss"], "o-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    ax_acc.plot(epochs, [100 * a for a in history["train_accuracy"]], "o-", label="train (augmented)")
+    ax_acc.plot(epochs, [100 * a for a in history["val_accuracy"]], "o-", label="validation")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(97, 100))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(confusion: np.ndarray, path: Path, title: str = "Confusion matrix (test set)") -> Path:
+    """Seaborn heatmap of counts; the colour scale is logarithmic so off-diagonal mistakes show."""
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    sns.heatmap(
+        confusion,
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        norm=matplotlib.colors.LogNorm(vmin=1, vmax=max(2, int(confusion.max()))),
+        mask=confusion == 0,
+        cbar_kws={"label": "images (log scale)"},
+        linewidths=0.5,
+        linecolor="#eeeeee",
+        ax=ax,
+    )
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return _save(fig, path)
+
+
+def plot_lr_sweep(sweep: dict[float, float], path: Path) -> Path:
+    """Validation accuracy of the short run for each learning rate."""
+    lrs = sorted(sweep)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(lrs, [100 * sweep[lr] for lr in lrs], "o-")
+    best = max(lrs, key=lambda lr: sweep[lr])
+    ax.plot([best], [100 * sweep[best]], "*", markersize=16, color=MISTAKE_COLOR, label=f"best: {best:g}")
+    ax.set(xscale="log", xlabel="peak learning rate", ylabel="validation accuracy (%)", title="Learning-rate sweep")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, then run the linter and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+# The real MNIST files for the shipped-model test; a folder beside the repository is the default.
+if [ -z "${MNIST_DATA_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
+    export MNIST_DATA_DIR="$PWD/../shared/data/mnist"
+fi
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"

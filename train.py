@@ -44,7 +44,7 @@ from mnist_cnn.training import TrainConfig, evaluate, fit, predict_logits
 # -----------------------------------------------------------------------------------------------
 # Recipes: the default one (the shipped model) and a quick one for a fast look.
 RECIPES = {
-    "default": dict(channels=(32, 64, 128), dropout=0.25, epochs=20, batch_size=128, lr=3e-3),
+    "default": dict(channels=(40, 80, 160), dropout=0.25, epochs=20, batch_size=128, lr=3e-3),
     "quick": dict(channels=(16, 32, 64), dropout=0.1, epochs=5, batch_size=128, lr=5e-3),
 }
 WEIGHT_DECAY = 5e-4

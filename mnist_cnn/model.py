@@ -53,3 +53,8 @@ class MnistCNN(
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features((x - self.mean) / self.std))
+
+    @classmethod
+    def _load_as_pickle(cls, model, model_file, map_location, strict):
+        # Security: weights come from model.safetensors only; a pickled checkpoint is never opened.
+        raise OSError(f"{model_file} is a pickle checkpoint; MnistCNN loads only model.safetensors.")

@@ -1,0 +1,261 @@
+"""Hub I/O: push a model bundle to the Hugging Face Hub, and resolve a model source back into a bundle.
+
+Tokens are resolved by ``huggingface_hub`` itself (``HF_TOKEN`` or the ``hf auth login`` file); this
+module never reads, prints or stores one. Weights load from safetensors only, with strict key checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import validate_repo_id
+from safetensors import SafetensorError
+from safetensors.torch import load_model
+
+from .bundle import (
+    CARD_FILE,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    LR_SWEEP_PLOT,
+    METRICS_FILE,
+    PLOT_FILES,
+    REQUIRED_FILES,
+    SAMPLES_FILE,
+    WEIGHTS_FILE,
+    load_sample_pack,
+    read_json,
+)
+from .card import build_model_card
+from .model import MnistCNN
+
+log = logging.getLogger(__name__)
+
+SHIPPED_BUNDLE = Path(__file__).resolve().parent / "pretrained"
+MODEL_REPO_ENV = "MODEL_REPO"
+MODEL_REVISION_ENV = "MODEL_REVISION"
+OPTIONAL_FILES = (METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
+MODEL_ARGUMENTS = ("channels", "dropout", "num_classes")
+
+
+class HubPushError(RuntimeError):
+    """A push failed; the message says what happened and what to do. Local files are untouched."""
+
+
+class BundleLoadError(RuntimeError):
+    """A bundle's weights or config could not be loaded; the message names the file."""
+
+
+# --- push ----------------------------------------------------------------------------------------
+
+
+def push_bundle(
+    folder: str | os.PathLike,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+    space_url: str | None = None,
+) -> str:
+    """Upload every file of a bundle folder to a Hub model repo in one commit; return the repo URL."""
+    folder = Path(folder)
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise HubPushError(f"{folder} is not a complete model bundle: it lacks {', '.join(missing)}.")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise HubPushError(f"'{repo_id}' is not a valid repo id ({err}). Use 'your-username/model-name'.") from err
+    if repo_id.count("/") != 1:
+        raise HubPushError(f"'{repo_id}' is not a valid repo id. Use 'your-username/model-name'.")
+    if get_token() is None:
+        raise HubPushError(
+            "No Hugging Face token found. Log in with `hf auth login`, or set HF_TOKEN to a write token."
+        )
+
+    metrics = read_json(folder / METRICS_FILE)
+    card = build_model_card(metrics, model_source=repo_id, space_url=space_url)
+    operations = [
+        CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=path)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.name != CARD_FILE and not path.name.startswith(".")
+    ]
+    operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(card).encode()))
+    message = commit_message or f"Upload MNIST CNN (test accuracy {100 * metrics['test_accuracy']:.2f}%)"
+
+    api = HfApi()
+    try:
+        repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        api.create_commit(repo_id, operations, commit_message=message, revision=revision)
+    except HfHubHTTPError as err:
+        raise HubPushError(_explain_http_error(err, repo_id)) from err
+    except (httpx.TransportError, OSError) as err:
+        raise HubPushError(
+            f"Could not reach the Hugging Face Hub at {api.endpoint} ({type(err).__name__}). "
+            "Check your internet connection (or HF_ENDPOINT) and push again."
+        ) from err
+    url = str(repo_url)
+    return f"{url}/tree/{revision}" if revision else url
+
+
+def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:
+    status = err.response.status_code if err.response is not None else None
+    detail = f" The Hub said: {err.server_message.strip()}" if err.server_message else ""
+    if status == 401:
+        return f"The Hub rejected the token (401 Unauthorized): it is invalid or expired. Log in again with `hf auth login` or set a valid HF_TOKEN.{detail}"  # noqa: E501
+    if status == 403:
+        return f"The token has no write access to '{repo_id}' (403 Forbidden). Use a token with write permission, or a repo under your own namespace.{detail}"  # noqa: E501
+    if status == 400 or status == 422:
+        return f"The Hub refused the upload to '{repo_id}' ({status}).{detail}"
+    return f"The Hub answered {status} while pushing to '{repo_id}'.{detail} Try again later."
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedBundle:
+    """A model with the artifacts of its bundle, and where it came from."""
+
+    model: MnistCNN
+    folder: Path
+    source: str  # "user/repo@revision" or a folder
+    commit: str | None = None  # the Hub commit the files came from
+    metrics: dict[str, Any] | None = None
+    history: dict[str, list[float]] | None = None
+    samples: dict[str, torch.Tensor] | None = None
+    card: str | None = None
+    fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+
+def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
+    """Load a bundle folder: the model (safetensors, strict) and whichever artifacts it holds."""
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    try:
+        config = read_json(config_path)
+        model = MnistCNN(**{key: config[key] for key in MODEL_ARGUMENTS if key in config})
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise BundleLoadError(f"{config_path}: not a valid model config ({err}).") from err
+    if not weights_path.is_file():
+        raise BundleLoadError(f"{weights_path}: file not found.")
+    try:
+        load_model(model, weights_path, strict=True)
+    except (SafetensorError, RuntimeError, OSError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BundleLoadError(f"{weights_path}: corrupt or does not match the model config ({first_line}).") from err
+    model.eval()
+
+    def optional(name: str, reader):
+        path = folder / name
+        if not path.is_file():
+            return None
+        try:
+            return reader(path)
+        except (OSError, ValueError, SafetensorError) as err:
+            log.warning("Ignoring unreadable %s: %s", path, err)
+            return None
+
+    return LoadedBundle(
+        model=model,
+        folder=folder,
+        source=str(folder),
+        metrics=optional(METRICS_FILE, read_json),
+        history=optional(HISTORY_FILE, read_json),
+        samples=optional(SAMPLES_FILE, load_sample_pack),
+        card=optional(CARD_FILE, Path.read_text),
+    )
+
+
+def download_bundle(repo_id: str, revision: str | None = None) -> Path:
+    """Download (or find in the cache) a bundle's files from the Hub; return the local snapshot folder."""
+    weights = Path(hf_hub_download(repo_id, WEIGHTS_FILE, revision=revision))
+    hf_hub_download(repo_id, CONFIG_FILE, revision=revision)
+    for name in OPTIONAL_FILES:
+        try:
+            hf_hub_download(repo_id, name, revision=revision)
+        except EntryNotFoundError:
+            log.info("%s has no %s", repo_id, name)
+    return weights.parent  # every file of one commit lands in the same snapshot folder
+
+
+def load_model_source(source: str | None = None, revision: str | None = None) -> LoadedBundle:
+    """Resolve a model source to a loaded bundle, falling back to the shipped one on any failure.
+
+    ``source`` is a local bundle folder or a Hub repo id; by default ``$MODEL_REPO`` (with
+    ``$MODEL_REVISION``), else the bundle shipped in ``mnist_cnn/pretrained/``. When the Hub cannot
+    be reached, the repo, revision or a file is missing, or the weights do not load, the shipped
+    bundle is returned with ``fallback_reason`` saying why.
+    """
+    source = source or os.environ.get(MODEL_REPO_ENV) or str(SHIPPED_BUNDLE)
+    revision = revision or os.environ.get(MODEL_REVISION_ENV) or None
+    if Path(source).expanduser().is_dir():
+        folder = Path(source).expanduser()
+        if folder.resolve() == SHIPPED_BUNDLE:
+            return load_bundle_folder(folder)
+        try:
+            return load_bundle_folder(folder)
+        except BundleLoadError as err:
+            return _fall_back(str(folder), str(err))
+    label = f"{source}@{revision}" if revision else source
+    try:
+        folder = download_bundle(source, revision)
+        bundle = load_bundle_folder(folder)
+    except RepositoryNotFoundError:
+        return _fall_back(label, f"the Hub repo '{source}' was not found (or is private).")
+    except RevisionNotFoundError:
+        return _fall_back(label, f"the revision '{revision}' does not exist in '{source}'.")
+    except LocalEntryNotFoundError:
+        return _fall_back(label, "the Hub could not be reached and the files are not in the local cache.")
+    except EntryNotFoundError as err:
+        return _fall_back(label, f"the repo lacks a required file ({err.__class__.__name__}).")
+    except HFValidationError as err:
+        return _fall_back(label, f"'{source}' is neither a folder nor a valid Hub repo id ({err}).")
+    except BundleLoadError as err:
+        return _fall_back(label, str(err))
+    except (HfHubHTTPError, httpx.HTTPError, OSError) as err:
+        return _fall_back(label, f"the download failed ({type(err).__name__}: {str(err).splitlines()[0]}).")
+    bundle.source, bundle.commit = label, folder.name
+    log.info("Loaded %s (commit %s) from the Hub", label, bundle.commit)
+    return bundle
+
+
+def _fall_back(requested: str, reason: str) -> LoadedBundle:
+    notice = f"Could not load {requested}: {reason} Using the model shipped with the app instead."
+    log.warning("%s", notice)
+    bundle = load_bundle_folder(SHIPPED_BUNDLE)
+    bundle.fallback_reason = notice
+    return bundle
+
+
+def bundle_summary(bundle: LoadedBundle) -> dict[str, Any]:
+    """A small JSON-friendly description of a loaded bundle (for logs, the CLI and the app)."""
+    metrics = bundle.metrics or {}
+    return {
+        "source": bundle.source,
+        "commit": bundle.commit,
+        "fallback_reason": bundle.fallback_reason,
+        "test_accuracy": metrics.get("test_accuracy"),
+        "num_parameters": sum(p.numel() for p in bundle.model.parameters()),
+    }

@@ -1,0 +1,230 @@
+"""A small Hugging Face Hub-compatible HTTP server for the tests, on 127.0.0.1.
+
+It implements what ``huggingface_hub`` 2.x calls to push and to download a model repo: create repo,
+create branch, validate YAML, preupload (always "regular" upload mode), commit (NDJSON), repo info,
+and resolve (HEAD and GET). Repos live in memory; ``Hub.repos`` lets tests read back what was pushed,
+and ``Hub.requests`` every request line and header (to check that no token leaks anywhere else).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+
+@dataclass
+class Repo:
+    owner: str
+    private: bool
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> commit sha
+    commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> {path: content}
+    messages: dict[str, str] = field(default_factory=dict)
+
+
+class Hub:
+    def __init__(self, tokens: dict[str, str]):
+        self.tokens = tokens  # token -> user name
+        self.repos: dict[str, Repo] = {}
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        self._counter = 0
+
+    def new_sha(self, seed: str) -> str:
+        self._counter += 1
+        return hashlib.sha1(f"{seed}-{self._counter}".encode()).hexdigest()
+
+    def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
+        repo = self.repos[repo_id]
+        return repo.commits[repo.branches.get(revision, revision)]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: ThreadingHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def hub(self) -> Hub:
+        return self.server.hub  # type: ignore[attr-defined]
+
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+    # --- helpers ---
+    def user(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        return self.hub.tokens.get(auth.removeprefix("Bearer ").strip()) if auth.startswith("Bearer ") else None
+
+    def send(self, status: int, body: bytes | dict | None = None, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if isinstance(body, dict):
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def error(self, status: int, message: str, code: str | None = None) -> None:
+        headers = {"X-Error-Message": message, **({"X-Error-Code": code} if code else {})}
+        self.send(status, {"error": message}, headers)
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def record(self) -> None:
+        with self.hub.lock:
+            headers = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+            self.hub.requests.append(f"{self.command} {self.path} {headers}")
+
+    def require_writer(self, owner: str) -> bool:
+        user = self.user()
+        if user is None:
+            self.error(401, "Invalid credentials in Authorization header")
+            return False
+        if user != owner:
+            self.error(403, f"You don't have the rights to write to the namespace {owner}")
+            return False
+        return True
+
+    def find_repo(self, repo_id: str) -> Repo | None:
+        repo = self.hub.repos.get(repo_id)
+        if repo is None or (repo.private and self.user() != repo.owner):
+            self.error(404, "Repository not found", "RepoNotFound")
+            return None
+        return repo
+
+    def resolve_revision(self, repo: Repo, revision: str) -> str | None:
+        sha = repo.branches.get(revision) or (revision if revision in repo.commits else None)
+        if sha is None:
+            self.error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        return sha
+
+    # --- routes ---
+    def do_POST(self) -> None:
+        self.record()
+        path = unquote(urlsplit(self.path).path)
+        parts = path.strip("/").split("/")
+        body = self.body()
+        if path == "/api/repos/create":
+            return self.create_repo(json.loads(body))
+        if path == "/api/validate-yaml":
+            return self.validate_yaml(json.loads(body))
+        if len(parts) >= 6 and parts[:2] == ["api", "models"]:
+            repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], "/".join(parts[5:])
+            repo = self.find_repo(repo_id)
+            if repo is None or not self.require_writer(repo.owner):
+                return
+            if action == "preupload":
+                files = json.loads(body)["files"]
+                modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+                return self.send(200, {"files": modes, "commitOid": repo.branches.get(revision)})
+            if action == "commit":
+                return self.commit(repo_id, repo, revision, body)
+            if action == "branch":
+                if revision in repo.branches:
+                    return self.error(409, "Reference already exists")
+                repo.branches[revision] = repo.branches["main"]
+                return self.send(200, {})
+        self.error(404, f"Unknown endpoint {path}")
+
+    def create_repo(self, payload: dict) -> None:
+        owner = payload.get("organization") or (self.user() or "")
+        if not self.require_writer(owner):
+            return
+        name = payload["name"]
+        repo_id = f"{owner}/{name}"
+        if repo_id in self.hub.repos:
+            return self.error(409, "You already created this model repo", None)
+        with self.hub.lock:
+            sha = self.hub.new_sha(repo_id)
+            repo = Repo(owner=owner, private=bool(payload.get("private")))
+            repo.commits[sha] = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
+            repo.branches["main"] = sha
+            repo.messages[sha] = "initial commit"
+            self.hub.repos[repo_id] = repo
+        self.send(200, {"url": f"http://{self.headers['Host']}/{repo_id}", "name": repo_id})
+
+    def validate_yaml(self, payload: dict) -> None:
+        content: str = payload.get("content", "")
+        if content.startswith("---"):
+            try:
+                yaml.safe_load(content.split("---")[1])
+            except yaml.YAMLError as err:
+                return self.error(400, f"Invalid YAML in README.md: {err}")
+        self.send(200, {"errors": [], "warnings": []})
+
+    def commit(self, repo_id: str, repo: Repo, revision: str, body: bytes) -> None:
+        if revision not in repo.branches:
+            return self.error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+        header = next(line["value"] for line in lines if line["key"] == "header")
+        with self.hub.lock:
+            files = dict(repo.commits[repo.branches[revision]])
+            for line in lines:
+                if line["key"] == "file":
+                    value = line["value"]
+                    assert value.get("encoding") == "base64"
+                    files[value["path"]] = base64.b64decode(value["content"])
+                elif line["key"] == "deletedFile":
+                    files.pop(line["value"]["path"], None)
+                elif line["key"] != "header":
+                    return self.error(400, f"Unsupported commit operation {line['key']}")
+            sha = self.hub.new_sha(repo_id)
+            repo.commits[sha] = files
+            repo.messages[sha] = header["summary"]
+            repo.branches[revision] = sha
+        url = f"http://{self.headers['Host']}/{repo_id}/commit/{sha}"
+        self.send(200, {"success": True, "commitOid": sha, "commitUrl": url})
+
+    def do_GET(self) -> None:
+        self.record()
+        path = unquote(urlsplit(self.path).path)
+        parts = path.strip("/").split("/")
+        if len(parts) >= 4 and parts[:2] == ["api", "models"]:  # repo info
+            repo = self.find_repo(f"{parts[2]}/{parts[3]}")
+            if repo is None:
+                return
+            sha = self.resolve_revision(repo, parts[5] if len(parts) > 5 else "main")
+            if sha is None:
+                return
+            siblings = [{"rfilename": name} for name in sorted(repo.commits[sha])]
+            return self.send(200, {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private,
+                                   "siblings": siblings})  # fmt: skip
+        if len(parts) >= 5 and parts[2] == "resolve":
+            return self.resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]))
+        self.error(404, f"Unknown endpoint {path}")
+
+    do_HEAD = do_GET
+
+    def resolve(self, repo_id: str, revision: str, filename: str) -> None:
+        repo = self.find_repo(repo_id)
+        if repo is None:
+            return
+        sha = self.resolve_revision(repo, revision)
+        if sha is None:
+            return
+        content = repo.commits[sha].get(filename)
+        if content is None:
+            return self.error(404, f"Entry not found: {filename}", "EntryNotFound")
+        headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
+                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        self.send(200, content, headers)
+
+
+def start_hub(tokens: dict[str, str]) -> tuple[Hub, ThreadingHTTPServer, str]:
+    """Start the server on a free port; return the store, the server (to shut down) and its URL."""
+    hub = Hub(tokens)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.hub = hub  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return hub, server, f"http://127.0.0.1:{server.server_address[1]}"

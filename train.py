@@ -37,6 +37,7 @@ from mnist_cnn.bundle import (
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
 from mnist_cnn.evaluation import build_sample_pack, count_parameters, evaluate_test_set
+from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.plots import plot_confusion_matrix, plot_loss_curves, plot_lr_sweep, plot_predictions, plot_samples
 from mnist_cnn.training import TrainConfig, evaluate, fit, predict_logits
@@ -90,6 +91,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
     parser.add_argument("--limit-test", type=int, help="evaluate on only this many test images (smoke tests)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for PyTorch")
+    parser.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="after training, push the bundle to this Hub model repo (token: HF_TOKEN or hf login)",
+    )
+    parser.add_argument("--hub-private", action="store_true", help="create the Hub repo as private")
+    parser.add_argument("--hub-revision", help="branch of the Hub repo to push to (default: main)")
+    parser.add_argument("--space-url", help="URL of the demo Space, linked from the pushed model card")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
     return parser.parse_args(argv)
 
@@ -203,6 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     epochs = f"best epoch {result.best_epoch}/{len(result.history)}"
     took = f"{result.train_seconds:.0f} s of training"
     print(f"\nTest accuracy {100 * report.accuracy:.2f}% ({errors}), {epochs}, {took} -> {args.out}")
+    if args.push_to_hub:
+        try:
+            url = push_bundle(args.out, args.push_to_hub, private=args.hub_private, revision=args.hub_revision,
+                              space_url=args.space_url)  # fmt: skip
+        except HubPushError as err:
+            log.error("Push failed: %s", err)
+            log.error("The bundle is safe in %s; push it later with: python -m mnist_cnn push %s %s",
+                      args.out, args.out, args.push_to_hub)  # fmt: skip
+            return 3
+        print(f"Pushed to {url}")
     return 130 if result.interrupted else 0
 
 

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--space-url", help="URL of the demo Space, linked from the model card")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per HTTP request is noise here
 
     if args.command == "push":
         try:

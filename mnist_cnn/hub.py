@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import torch
 from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
 from huggingface_hub.errors import (
@@ -106,7 +106,7 @@ def push_bundle(
         api.create_commit(repo_id, operations, commit_message=message, revision=revision)
     except HfHubHTTPError as err:
         raise HubPushError(_explain_http_error(err, repo_id)) from err
-    except (httpx.TransportError, OSError) as err:
+    except (httpx2.TransportError, OSError) as err:
         raise HubPushError(
             f"Could not reach the Hugging Face Hub at {api.endpoint} ({type(err).__name__}). "
             "Check your internet connection (or HF_ENDPOINT) and push again."
@@ -234,7 +234,7 @@ def load_model_source(source: str | None = None, revision: str | None = None) ->
         return _fall_back(label, f"'{source}' is neither a folder nor a valid Hub repo id ({err}).")
     except BundleLoadError as err:
         return _fall_back(label, str(err))
-    except (HfHubHTTPError, httpx.HTTPError, OSError) as err:
+    except (HfHubHTTPError, httpx2.HTTPError, OSError) as err:
         return _fall_back(label, f"the download failed ({type(err).__name__}: {str(err).splitlines()[0]}).")
     bundle.source, bundle.commit = label, folder.name
     log.info("Loaded %s (commit %s) from the Hub", label, bundle.commit)

@@ -1,0 +1,263 @@
+"""Push to and load from a Hub-compatible server on 127.0.0.1, with the real huggingface_hub client.
+
+The client runs in subprocesses: huggingface_hub reads HF_ENDPOINT and friends at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hub_server import start_hub
+from huggingface_hub import ModelCard
+
+from conftest import ROOT, make_mnist_folder
+from mnist_cnn.bundle import REQUIRED_FILES
+
+TOKEN = "hf_test_alice_write_0123456789abcdef"
+SHIPPED = ROOT / "mnist_cnn" / "pretrained"
+LOAD_SCRIPT = """
+import json, sys, torch
+from mnist_cnn.bundle import load_sample_pack
+from mnist_cnn.hub import SHIPPED_BUNDLE, bundle_summary, load_model_source
+bundle = load_model_source(sys.argv[1] or None, sys.argv[2] or None)
+pack = load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")
+with torch.no_grad():
+    predictions = bundle.model(pack["images"].unsqueeze(1).float() / 255).argmax(1).tolist()
+print(json.dumps({**bundle_summary(bundle), "predictions": predictions, "folder": str(bundle.folder),
+                  "has_samples": bundle.samples is not None, "has_card": bundle.card is not None}))
+"""
+
+
+@pytest.fixture
+def hub():
+    store, server, url = start_hub({TOKEN: "alice"})
+    store.url = url
+    yield store
+    server.shutdown()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def hub_env(endpoint: str, home: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and k not in ("MODEL_REPO", "MODEL_REVISION")}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_ETAG_TIMEOUT="3",
+               HF_HUB_DOWNLOAD_TIMEOUT="3", PYTHONUNBUFFERED="1")  # fmt: skip
+    if token:
+        env["HF_TOKEN"] = token
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert TOKEN not in result.stdout + result.stderr, "the token leaked into the output"
+    return result
+
+
+def push(bundle: Path, repo_id: str, env: dict[str, str], *options: str) -> subprocess.CompletedProcess:
+    return run(["-m", "mnist_cnn", "push", str(bundle), repo_id, *options], env)
+
+
+def load(source: str, env: dict[str, str], revision: str = "") -> dict:
+    result = run(["-c", LOAD_SCRIPT, source, revision], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]) | {"log": result.stderr}
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def shipped_predictions() -> list[int]:
+    from mnist_cnn.bundle import load_sample_pack
+
+    return load_sample_pack(SHIPPED / "samples.safetensors")["predictions"].tolist()
+
+
+def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
+    env = hub_env(hub.url, tmp_path / "hf")
+    before = snapshot(SHIPPED)
+    result = push(SHIPPED, "alice/mnist-cnn", env)
+    assert result.returncode == 0, result.stderr
+    assert f"{hub.url}/alice/mnist-cnn" in result.stdout
+    files = hub.files("alice/mnist-cnn")
+    assert set(REQUIRED_FILES) <= set(files)
+    assert files["model.safetensors"] == (SHIPPED / "model.safetensors").read_bytes()
+    assert snapshot(SHIPPED) == before
+    assert len(hub.repos["alice/mnist-cnn"].commits) == 2  # the repo's first commit, then one for the bundle
+
+    loaded = load("alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf-reader", token=None))
+    assert loaded["fallback_reason"] is None
+    assert loaded["commit"] == hub.repos["alice/mnist-cnn"].branches["main"]
+    assert loaded["predictions"] == shipped_predictions
+    assert loaded["has_samples"] and loaded["has_card"]
+
+
+def test_pushed_card_has_the_accuracy_in_model_index(hub, tmp_path):
+    env = hub_env(hub.url, tmp_path / "hf")
+    space = "https://huggingface.co/spaces/alice/mnist-draw"
+    assert push(SHIPPED, "alice/mnist-cnn", env, "--space-url", space).returncode == 0
+    text = hub.files("alice/mnist-cnn")["README.md"].decode()
+    card = ModelCard(text)
+    metrics = json.loads((SHIPPED / "metrics.json").read_text())
+    (result,) = card.data.eval_results
+    assert (result.task_type, result.dataset_split, result.metric_type) == ("image-classification", "test", "accuracy")
+    assert result.metric_value == pytest.approx(metrics["test_accuracy"])
+    assert card.data.library_name == "pytorch" and card.data.license == "mit" and "mnist" in card.data.tags
+    assert card.data.datasets and space in text and 'from_pretrained("alice/mnist-cnn")' in text
+
+
+def test_second_push_is_a_second_commit(hub, tmp_path):
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    first = hub.repos["alice/mnist-cnn"].branches["main"]
+    result = push(SHIPPED, "alice/mnist-cnn", env, "--commit-message", "Second upload")
+    assert result.returncode == 0, result.stderr
+    repo = hub.repos["alice/mnist-cnn"]
+    assert repo.branches["main"] != first and repo.messages[repo.branches["main"]] == "Second upload"
+    assert len(repo.commits) == 3
+
+
+def test_private_repo_and_branch(hub, tmp_path, shipped_predictions):
+    env = hub_env(hub.url, tmp_path / "hf")
+    result = push(SHIPPED, "alice/private-cnn", env, "--private", "--revision", "dev")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("/alice/private-cnn/tree/dev")
+    repo = hub.repos["alice/private-cnn"]
+    assert repo.private and "model.safetensors" in repo.commits[repo.branches["dev"]]
+    assert "model.safetensors" not in repo.commits[repo.branches["main"]]
+    loaded = load("alice/private-cnn", env, revision="dev")
+    assert loaded["fallback_reason"] is None and loaded["source"] == "alice/private-cnn@dev"
+    anonymous = load("alice/private-cnn", hub_env(hub.url, tmp_path / "anon", token=None), revision="dev")
+    assert "not found" in anonymous["fallback_reason"]
+
+
+@pytest.mark.parametrize(
+    "token, repo_id, message",
+    [
+        ("hf_not_a_valid_token_zzzzzzzzzzzzzz", "alice/mnist-cnn", "401"),
+        (TOKEN, "bob/mnist-cnn", "no write access"),
+        (None, "alice/mnist-cnn", "No Hugging Face token"),
+        (TOKEN, "alice/not a repo!", "not a valid repo id"),
+    ],
+)
+def test_push_failures_are_clear_and_keep_local_files(hub, tmp_path, token, repo_id, message):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHIPPED, bundle)
+    before = snapshot(bundle)
+    result = push(bundle, repo_id, hub_env(hub.url, tmp_path / "hf", token=token))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    if token:
+        assert token not in result.stdout + result.stderr
+    assert snapshot(bundle) == before
+    assert not hub.repos.get(repo_id) or len(hub.repos[repo_id].commits) == 1
+
+
+def test_push_to_unreachable_hub(tmp_path):
+    result = push(SHIPPED, "alice/mnist-cnn", hub_env(closed_port_url(), tmp_path / "hf"))
+    assert result.returncode == 2
+    assert "Could not reach the Hugging Face Hub" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_push_refuses_an_incomplete_bundle(hub, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHIPPED, bundle)
+    (bundle / "metrics.json").unlink()
+    result = push(bundle, "alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf"))
+    assert result.returncode == 2 and "metrics.json" in result.stderr
+    assert "alice/mnist-cnn" not in hub.repos
+
+
+def test_token_is_never_in_pushed_files_or_logs(hub, tmp_path):
+    env = hub_env(hub.url, tmp_path / "hf", HF_DEBUG="1")
+    result = push(SHIPPED, "alice/mnist-cnn", env)  # run() also checks stdout and stderr
+    assert result.returncode == 0, result.stderr
+    for repo in hub.repos.values():
+        for files in repo.commits.values():
+            assert all(TOKEN.encode() not in content for content in files.values())
+    # the token travels only in Authorization headers
+    assert all(TOKEN not in line.split(" Authorization: ")[0] for line in hub.requests)
+
+
+@pytest.mark.parametrize("case", ["missing repo", "missing revision", "unreachable", "corrupt weights", "bad id"])
+def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_predictions, case):
+    env = hub_env(hub.url, tmp_path / "hf")
+    source, revision, expected = "alice/mnist-cnn", "", ""
+    if case == "missing repo":
+        source, expected = "alice/no-such-model", "not found"
+    elif case == "missing revision":
+        assert push(SHIPPED, source, env).returncode == 0
+        revision, expected = "v9", "revision 'v9' does not exist"
+    elif case == "unreachable":
+        env, expected = hub_env(closed_port_url(), tmp_path / "hf"), "could not be reached"
+    elif case == "corrupt weights":
+        bundle = tmp_path / "bundle"
+        shutil.copytree(SHIPPED, bundle)
+        (bundle / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+        assert push(bundle, source, env).returncode == 0
+        expected = "model.safetensors: corrupt"
+    elif case == "bad id":
+        source, expected = "not a repo!", "neither a folder nor a valid Hub repo id"
+    loaded = load(source, env, revision)
+    assert expected in loaded["fallback_reason"]
+    assert "Using the model shipped with the app" in loaded["fallback_reason"]
+    assert Path(loaded["folder"]) == SHIPPED and loaded["predictions"] == shipped_predictions
+    assert "Could not load" in loaded["log"] and "Traceback" not in loaded["log"]
+
+
+def test_offline_mode_uses_the_cache(hub, tmp_path, shipped_predictions):
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    online = load("alice/mnist-cnn", env)
+    hub_url_gone = hub_env(closed_port_url(), tmp_path / "hf", HF_HUB_OFFLINE="1")
+    offline = load("alice/mnist-cnn", hub_url_gone)
+    assert offline["fallback_reason"] is None and offline["commit"] == online["commit"]
+    assert offline["predictions"] == shipped_predictions
+    empty_cache = load("alice/mnist-cnn", hub_env(hub.url, tmp_path / "empty", HF_HUB_OFFLINE="1"))
+    assert "could not be reached" in empty_cache["fallback_reason"]
+
+
+def test_environment_variables_choose_the_model(hub, tmp_path):
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
+    loaded = load("", {**env, "MODEL_REPO": "alice/mnist-cnn", "MODEL_REVISION": "v1"})
+    assert loaded["source"] == "alice/mnist-cnn@v1" and loaded["fallback_reason"] is None
+    default = load("", env)
+    assert Path(default["folder"]) == SHIPPED and default["fallback_reason"] is None
+
+
+def test_train_push_failure_keeps_the_bundle(hub, tmp_path):
+    make_mnist_folder(tmp_path / "src")
+    out = tmp_path / "bundle"
+    args = ["train.py", "--recipe", "quick", "--epochs", "1", "--val-size", "100", "--no-progress",
+            "--data-dir", str(tmp_path / "src"), "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
+    failed = run([*args, "--push-to-hub", "alice/mnist-cnn"], hub_env(hub.url, tmp_path / "hf", token="hf_bad_xxxx"))
+    assert failed.returncode == 3 and "401" in failed.stderr and "python -m mnist_cnn push" in failed.stderr
+    assert all((out / name).is_file() for name in REQUIRED_FILES)
+    retried = push(out, "alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf"))
+    assert retried.returncode == 0, retried.stderr
+    ok = run([*args, "--out", str(tmp_path / "b2"), "--push-to-hub", "alice/cnn-2"], hub_env(hub.url, tmp_path / "hf"))
+    assert ok.returncode == 0, ok.stderr
+    assert "Pushed to" in ok.stdout and "model.safetensors" in hub.files("alice/cnn-2")
+
+
+def test_pickle_checkpoints_are_never_opened(tmp_path):
+    from mnist_cnn.model import MnistCNN
+
+    with pytest.raises(OSError, match="pickle"):
+        MnistCNN._load_as_pickle(MnistCNN(), str(tmp_path / "pytorch_model.bin"), "cpu", True)

@@ -50,6 +50,10 @@ def staged_bundle(folder: Path, overwrite: bool) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         yield staging
+        # mkdtemp and safetensors create owner-only files; a bundle is meant to be shared
+        staging.chmod(0o755)
+        for path in staging.iterdir():
+            path.chmod(0o644)
         if folder.exists():
             check_writable(folder, overwrite)  # it may have appeared while we trained
             backup = staging.with_name(staging.name + ".old")

@@ -3,7 +3,7 @@
 It implements what ``huggingface_hub`` 2.x calls to push and to download a model repo: create repo,
 create branch, validate YAML, preupload (always "regular" upload mode), commit (NDJSON), repo info,
 and resolve (HEAD and GET). Repos live in memory; ``Hub.repos`` lets tests read back what was pushed,
-and ``Hub.requests`` every request line and header (to check that no token leaks anywhere else).
+and ``Hub.requests`` every request line and header but Authorization (to check that no token leaks elsewhere).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class Hub:
     def __init__(self, tokens: dict[str, str]):
         self.tokens = tokens  # token -> user name
         self.repos: dict[str, Repo] = {}
-        self.requests: list[str] = []
+        self.requests: list[str] = []  # request lines and headers, Authorization left out
+        self.authorized = 0  # how many requests carried an Authorization header
         self.lock = threading.Lock()
         self._counter = 0
 
@@ -82,8 +83,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def record(self) -> None:
         with self.hub.lock:
-            headers = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+            headers = "; ".join(f"{k}: {v}" for k, v in self.headers.items() if k.lower() != "authorization")
             self.hub.requests.append(f"{self.command} {self.path} {headers}")
+            self.hub.authorized += "Authorization" in self.headers
 
     def require_writer(self, owner: str) -> bool:
         user = self.user()
@@ -142,16 +144,19 @@ class Handler(BaseHTTPRequestHandler):
             return
         name = payload["name"]
         repo_id = f"{owner}/{name}"
-        if repo_id in self.hub.repos:
-            return self.error(409, "You already created this model repo", None)
+        url = f"http://{self.headers['Host']}/{repo_id}"
+        if repo_id in self.hub.repos:  # the real Hub also answers the URL with its 409
+            message = "You already created this model repo"
+            return self.send(409, {"error": message, "url": url}, {"X-Error-Message": message})
         with self.hub.lock:
             sha = self.hub.new_sha(repo_id)
-            repo = Repo(owner=owner, private=bool(payload.get("private")))
+            private = payload.get("visibility") == "private" or bool(payload.get("private"))
+            repo = Repo(owner=owner, private=private)
             repo.commits[sha] = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
             repo.branches["main"] = sha
             repo.messages[sha] = "initial commit"
             self.hub.repos[repo_id] = repo
-        self.send(200, {"url": f"http://{self.headers['Host']}/{repo_id}", "name": repo_id})
+        self.send(200, {"url": url, "name": repo_id})
 
     def validate_yaml(self, payload: dict) -> None:
         content: str = payload.get("content", "")

@@ -32,7 +32,7 @@ def test_shipped_model_reaches_target_on_the_full_test_set(tmp_path):
     assert len(data.test_labels) == 10_000
     model = MnistCNN.from_pretrained(PRETRAINED, strict=True)
     predictions = predict_logits(model, data.test_images).argmax(1)
-    accuracy = (predictions == data.test_labels).float().mean().item()
+    accuracy = (predictions == data.test_labels).sum().item() / len(data.test_labels)
     print(f"shipped model: test accuracy {100 * accuracy:.2f}%")
     assert accuracy >= 0.9970
     # the recorded figure is the one measured here

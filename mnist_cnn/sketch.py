@@ -1,0 +1,113 @@
+"""Turn a drawing, an upload or a photo of a digit into an MNIST-style 28x28 image.
+
+MNIST's own recipe: white digit on black, cropped to the ink, the longest side scaled to 20 px with
+anti-aliasing (aspect ratio kept), placed in a 28x28 field with its centre of mass at the centre.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+
+FIELD = 28
+BOX = 20
+CENTER = 14.0  # where MNIST's centres of mass sit, in pixel indices (mean over the training set: 14.00, 14.01)
+WORK_SIDE = 1024  # huge uploads are reduced to this first: same result, bounded time and memory
+MIN_CONTRAST = 0.1  # ink this faint (on a 0-1 scale) is no drawing: the canvas counts as blank
+NOISE_FLOOR = 0.1  # ink weaker than this fraction of the strongest is paper texture or JPEG noise
+
+
+class SketchError(ValueError):
+    """The input is not an image that can be read."""
+
+
+def load_image(image: Any) -> Image.Image | None:
+    """A PIL image from a Sketchpad value (dict with ``composite``), a PIL image, an array or a path."""
+    if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value
+        image = image.get("composite")
+    if image is None:
+        return None
+    if isinstance(image, str | os.PathLike):
+        try:
+            with Image.open(image) as opened:
+                opened.load()
+                return ImageOps.exif_transpose(opened)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+            raise SketchError(f"Not a readable image: {os.path.basename(str(image))}") from err
+    if isinstance(image, np.ndarray):
+        array = image
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        elif array.dtype != np.uint8:
+            array = np.clip(array * (255.0 if array.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+        if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+            raise SketchError(f"Not an image array: shape {image.shape}")
+        return Image.fromarray(array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array)
+    if isinstance(image, Image.Image):
+        return image
+    raise SketchError(f"Not an image: {type(image).__name__}")
+
+
+def to_paper_grayscale(image: Image.Image) -> np.ndarray:
+    """Float grayscale in [0, 1], transparent areas composited onto white paper (never black)."""
+    if max(image.size) > WORK_SIDE:
+        image = image.copy()
+        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray | None:
+    """Ink intensity in [0, 1] (white on black, like MNIST), or None when there is no drawing."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
+    ink = 1.0 - gray if np.median(border) >= 0.5 else gray
+    background = float(np.median(ink))  # grey paper in a photo is not ink
+    peak = float(ink.max())
+    if peak - background < MIN_CONTRAST:
+        return None
+    ink = (ink - background) / (peak - background)
+    return np.clip((ink - NOISE_FLOOR) / (1.0 - NOISE_FLOOR), 0.0, 1.0)
+
+
+def center_in_field(digit: np.ndarray) -> np.ndarray:
+    """Place a digit (at most 20x20) in a 28x28 field with its centre of mass at the centre."""
+    h, w = digit.shape
+    ys, xs = np.mgrid[:h, :w]
+    mass = digit.sum()
+    cy, cx = (ys * digit).sum() / mass, (xs * digit).sum() / mass
+    top = int(np.clip(round(CENTER - cy), 0, FIELD - h))
+    left = int(np.clip(round(CENTER - cx), 0, FIELD - w))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top : top + h, left : left + w] = digit
+    return field
+
+
+def sketch_to_mnist(image: Any) -> np.ndarray | None:
+    """The 28x28 float32 image in [0, 1] that the model sees, or None for an empty canvas.
+
+    Raises SketchError for input that is not an image.
+    """
+    pil = load_image(image)
+    if pil is None or pil.width == 0 or pil.height == 0:
+        return None
+    ink = ink_map(to_paper_grayscale(pil))
+    if ink is None:
+        return None
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = BOX / max(crop.shape)
+    size = [max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))]
+    digit = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].clamp_(0, 1)
+    digit = digit.numpy()
+    if digit.max() <= 0:
+        return None
+    return center_in_field(digit / digit.max())

@@ -1,0 +1,152 @@
+"""What the app shows of a model bundle: sample galleries, tables and text. No Gradio in here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .hub import LoadedBundle
+
+GALLERY_SIZE = 32
+MISTAKE_RGB = (214, 39, 40)
+CORRECT_RGB = (90, 90, 90)
+
+
+def enlarge(field28: np.ndarray, factor: int = 8) -> np.ndarray:
+    """A 28x28 float image as uint8, enlarged with crisp pixels."""
+    pixels = (np.clip(field28, 0, 1) * 255).astype(np.uint8)
+    return np.kron(pixels, np.ones((factor, factor), dtype=np.uint8))
+
+
+def framed(image28: np.ndarray, mistake: bool, factor: int = 4) -> np.ndarray:
+    """An RGB thumbnail of a uint8 test image with a frame: red for a mistake, grey otherwise."""
+    big = np.kron(image28, np.ones((factor, factor), dtype=np.uint8))
+    rgb = np.repeat(big[:, :, None], 3, axis=2)
+    border = 3 if mistake else 1
+    color = MISTAKE_RGB if mistake else CORRECT_RGB
+    rgb[:border], rgb[-border:], rgb[:, :border], rgb[:, -border:] = color, color, color, color
+    return rgb
+
+
+class BundleView:
+    """Galleries and tables from one loaded bundle; every method works when an artifact is missing."""
+
+    def __init__(self, bundle: LoadedBundle, seed: int | None = None):
+        self.bundle = bundle
+        self.metrics = bundle.metrics or {}
+        self.samples = bundle.samples
+        self.rng = np.random.default_rng(seed)
+        self.num_parameters = sum(p.numel() for p in bundle.model.parameters())
+        self.last_shown: list[int] = []
+        if self.samples is not None:
+            self.labels = self.samples["labels"].numpy()
+            self.predictions = self.samples["predictions"].numpy()
+            self.images = self.samples["images"].numpy()
+            self.probabilities = self.samples["probabilities"].numpy()
+
+    @property
+    def accuracy_text(self) -> str:
+        accuracy = self.metrics.get("test_accuracy")
+        return f"{100 * accuracy:.2f}% accuracy" if accuracy is not None else "accuracy not recorded"
+
+    def plot_path(self, name: str) -> str | None:
+        path = Path(self.bundle.folder) / name
+        return str(path) if path.is_file() else None
+
+    # --- galleries ---
+    def random_indices(self, only_mistakes: bool = False) -> list[int]:
+        if self.samples is None:
+            return []
+        pool = np.flatnonzero(self.predictions != self.labels) if only_mistakes else np.arange(len(self.labels))
+        chosen = self.rng.choice(pool, size=min(GALLERY_SIZE, len(pool)), replace=False) if len(pool) else []
+        self.last_shown = [int(i) for i in chosen]
+        return self.last_shown
+
+    def gallery(self, indices: list[int]) -> list[tuple[np.ndarray, str]]:
+        items = []
+        for i in indices:
+            mistake = self.predictions[i] != self.labels[i]
+            caption = f"{'✗' if mistake else '✓'} pred {self.predictions[i]} / true {self.labels[i]}"
+            items.append((framed(self.images[i], mistake), caption))
+        return items
+
+    def shuffle(self, only_mistakes: bool) -> tuple[list[tuple[np.ndarray, str]], list[int]]:
+        indices = self.random_indices(only_mistakes)
+        return self.gallery(indices), indices
+
+    def probabilities_of(self, shown: list[int], position: int | None) -> dict[str, float] | None:
+        """The probabilities of the image at ``position`` in the gallery showing ``shown``."""
+        if self.samples is None or position is None or not 0 <= position < len(shown):
+            return None
+        return {str(d): float(p) for d, p in enumerate(self.probabilities[shown[position]])}
+
+    def pair_gallery(self, true_digit: int | None, predicted_digit: int | None) -> list[tuple[np.ndarray, str]]:
+        if self.samples is None or true_digit is None or predicted_digit is None:
+            return []
+        hits = np.flatnonzero((self.labels == int(true_digit)) & (self.predictions == int(predicted_digit)))
+        return self.gallery([int(i) for i in hits[:GALLERY_SIZE]])
+
+    # --- tables and text ---
+    def per_class_table(self) -> pd.DataFrame:
+        rows = [
+            {
+                "digit": digit,
+                "precision": round(r["precision"], 4),
+                "recall": round(r["recall"], 4),
+                "F1": round(r["f1"], 4),
+                "images": r["support"],
+            }  # fmt: skip
+            for digit, r in (self.metrics.get("per_class") or {}).items()
+        ]
+        return pd.DataFrame(rows, columns=["digit", "precision", "recall", "F1", "images"])
+
+    def accuracy_markdown(self) -> str:
+        if "test_accuracy" not in self.metrics:
+            return "This model's bundle has no recorded test metrics."
+        m = self.metrics
+        return (
+            f"**Test accuracy {100 * m['test_accuracy']:.2f}%**: {m['test_errors']} errors in {m['test_size']:,} "
+            "images. Rows are the true digits, columns the predictions. Pick a pair below to see those images."
+        )
+
+    def training_markdown(self) -> str:
+        m = self.metrics
+        if not m:
+            return "No training record in this bundle."
+        lines = [
+            f"Best validation accuracy **{100 * m['best_val_accuracy']:.2f}%** at epoch {m['best_epoch']} of "
+            f"{m['epochs_run']}; {m['train_seconds']:.0f} s of training on {m.get('hardware', 'a CPU')}.",
+            "",
+        ]
+        if m.get("lr_sweep"):
+            lines += ["| learning rate | validation accuracy |", "| --- | --- |"]
+            lines += [f"| {lr} | {100 * acc:.2f}% |" for lr, acc in m["lr_sweep"].items()]
+            lines.append("")
+        lines += ["| hyperparameter | value |", "| --- | --- |"]
+        lines += [f"| {key} | {value} |" for key, value in (m.get("config") or {}).items()]
+        lines += ["", f"Command: `{m.get('command', '?')}` (seed {m.get('seed', '?')})"]
+        return "\n".join(lines)
+
+
+def model_markdown(bundle: LoadedBundle) -> str:
+    metrics = bundle.metrics or {}
+    if bundle.commit:
+        repo, _, revision = bundle.source.partition("@")
+        where = (
+            f"the Hugging Face Hub: [{repo}](https://huggingface.co/{repo}), revision `{revision or 'main'}`, "
+            f"commit `{bundle.commit[:10]}`"
+        )
+    else:
+        where = f"the bundle folder `{bundle.source}`"
+    lines = [f"**Weights from** {where}."]
+    if bundle.fallback_reason:
+        lines.append(f"\n⚠️ {bundle.fallback_reason}")
+    if "test_accuracy" in metrics:
+        lines.append(f"\n**Test accuracy** {100 * metrics['test_accuracy']:.2f}%")
+    lines.append(f"\n**Parameters** {sum(p.numel() for p in bundle.model.parameters()):,}")
+    if bundle.card:
+        lines.append("\n---\n### Model card\n")
+        lines.append(bundle.card.split("---", 2)[-1] if bundle.card.startswith("---") else bundle.card)
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ BOX = 20
 CENTER = 14.0  # where MNIST's centres of mass sit, in pixel indices (mean over the training set: 14.00, 14.01)
 WORK_SIDE = 1024  # huge uploads are reduced to this first: same result, bounded time and memory
 MIN_CONTRAST = 0.1  # ink this faint (on a 0-1 scale) is no drawing: the canvas counts as blank
-NOISE_FLOOR = 0.1  # ink weaker than this fraction of the strongest is paper texture or JPEG noise
+NOISE_FLOOR = 0.1  # ink weaker than this fraction of the strongest is anti-aliasing haze or JPEG noise
 
 
 class SketchError(ValueError):
@@ -75,7 +75,10 @@ def ink_map(gray: np.ndarray) -> np.ndarray | None:
     if peak - background < MIN_CONTRAST:
         return None
     ink = (ink - background) / (peak - background)
-    return np.clip((ink - NOISE_FLOOR) / (1.0 - NOISE_FLOOR), 0.0, 1.0)
+    # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.
+    noise = 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
+    floor = min(0.5, max(NOISE_FLOOR, 5.0 * noise))
+    return np.clip((ink - floor) / (1.0 - floor), 0.0, 1.0)
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:

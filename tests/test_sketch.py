@@ -1,0 +1,207 @@
+"""Sketch preprocessing: drawings, uploads and photos become MNIST-style 28x28 images."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image, ImageDraw
+
+from conftest import ROOT, shared_mnist_dir
+from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
+from mnist_cnn.sketch import SketchError, sketch_to_mnist
+
+SHIPPED = ROOT / "mnist_cnn" / "pretrained"
+
+
+def canvas(size=(400, 400), transparent=False) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    image = Image.new("RGBA", size, (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+    return image, ImageDraw.Draw(image)
+
+
+def check_field(field: np.ndarray) -> None:
+    assert field.shape == (28, 28) and field.dtype == np.float32
+    assert field.min() >= 0.0 and field.max() <= 1.0 and field.max() > 0.5
+
+
+def ink_box(field: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.flatnonzero(field.any(1)), np.flatnonzero(field.any(0))
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def center_of_mass(field: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.mgrid[:28, :28]
+    return (ys * field).sum() / field.sum(), (xs * field).sum() / field.sum()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_strokes_anywhere_any_size_any_width(seed):
+    rng = np.random.default_rng(seed)
+    side = int(rng.integers(100, 900))
+    image, draw = canvas((side, side), transparent=bool(seed % 2))
+    size = rng.uniform(0.1, 0.9) * side
+    x0, y0 = rng.uniform(0, side - size, 2)
+    points = [(x0 + rng.uniform(0, size), y0 + rng.uniform(0, size)) for _ in range(5)]
+    draw.line(points, fill=(0, 0, 0, 255), width=max(1, int(rng.uniform(0.01, 0.12) * side)), joint="curve")
+    field = sketch_to_mnist(image)
+    check_field(field)
+    assert max(ink_box(field)) in (19, 20, 21)  # longest side scaled to 20 px (anti-aliasing may add one)
+    cy, cx = center_of_mass(field)
+    assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0
+
+
+def test_transparent_background_is_paper_not_ink():
+    opaque, draw_o = canvas()
+    transparent, draw_t = canvas(transparent=True)
+    for draw in (draw_o, draw_t):
+        draw.line([(150, 100), (250, 300)], fill=(0, 0, 0, 255), width=20)
+    np.testing.assert_allclose(sketch_to_mnist(transparent), sketch_to_mnist(opaque), atol=1e-6)
+
+
+def test_dark_ink_photo_on_grey_paper():
+    rng = np.random.default_rng(0)
+    paper = np.clip(rng.normal(170, 12, (600, 480)), 0, 255)  # grey, noisy paper
+    image = Image.fromarray(paper.astype(np.uint8)).convert("RGB")
+    ImageDraw.Draw(image).line([(240, 100), (240, 500)], fill=(40, 40, 60), width=30)
+    field = sketch_to_mnist(image)
+    check_field(field)
+    height, width = ink_box(field)
+    assert height == 20 and width <= 6  # a clean vertical bar: paper texture did not count as ink
+
+
+def test_white_on_black_input_is_kept():
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[4:24, 12:16] = 255
+    field = sketch_to_mnist(digit)
+    check_field(field)
+    assert field[14, 14] > 0.9 and field[0, 0] == 0
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGBA", (400, 400), (0, 0, 0, 0)),  # empty transparent canvas
+        Image.new("RGB", (400, 400), "white"),
+        Image.new("L", (1, 1), 255),
+        Image.new("L", (1, 1), 0),
+        np.zeros((0, 0), dtype=np.uint8),
+        None,
+        {"background": None, "layers": [], "composite": None},
+    ],
+    ids=["transparent", "white", "1x1-white", "1x1-black", "0x0", "none", "composite-none"],
+)
+def test_blank_inputs_give_the_empty_state(image):
+    if isinstance(image, np.ndarray) and image.size == 0:
+        with pytest.raises(SketchError):
+            sketch_to_mnist(image)
+        return
+    assert sketch_to_mnist(image) is None
+
+
+def test_single_dot():
+    image, draw = canvas()
+    draw.point((123, 321), fill=(0, 0, 0, 255))
+    field = sketch_to_mnist(image)
+    check_field(field)
+
+
+def test_huge_image_is_fast_and_right():
+    image, draw = canvas((4000, 4000))
+    draw.line([(2000, 500), (2000, 3500)], fill=(0, 0, 0, 255), width=200)
+    start = time.perf_counter()
+    field = sketch_to_mnist(image)
+    elapsed = time.perf_counter() - start
+    check_field(field)
+    assert ink_box(field)[0] == 20 and elapsed < 2.0
+
+
+def test_non_image_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not an image")
+    with pytest.raises(SketchError, match="Not a readable image: notes.txt"):
+        sketch_to_mnist(str(path))
+    prediction = Predictor(torch.nn.Identity())(str(path))
+    assert prediction.digit is None and "Not a readable image" in prediction.message
+
+
+SHAPES = st.tuples(st.integers(1, 64), st.integers(1, 64), st.sampled_from([1, 3, 4]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        arrays(np.uint8, SHAPES, elements=st.integers(0, 255)),
+        arrays(np.float32, SHAPES, elements=st.floats(0, 1, width=32)),
+        arrays(np.bool_, SHAPES),
+    )
+)
+def test_preprocessing_never_crashes(array):
+    try:
+        field = sketch_to_mnist(array[:, :, 0] if array.shape[2] == 1 else array)
+    except SketchError:
+        return
+    if field is not None:
+        assert field.shape == (28, 28) and field.dtype == np.float32
+        assert np.isfinite(field).all() and field.min() >= 0 and field.max() <= 1
+
+
+def redraw_as_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """An MNIST digit as a person's drawing: black on white (or transparent), bigger, anywhere."""
+    scale = rng.uniform(4, 14)
+    side = int(28 * scale)
+    big = Image.fromarray(255 - digit).resize((side, side), Image.Resampling.BILINEAR)
+    board = int(rng.integers(side + 1, max(side + 2, 900)))
+    transparent = rng.random() < 0.5
+    image = Image.new("RGBA", (board, board), (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+    ink = Image.new("RGBA", big.size, (0, 0, 0, 255))
+    ink.putalpha(Image.fromarray(255 - np.asarray(big)))  # ink where the digit is dark
+    x, y = rng.integers(0, board - side, 2)
+    image.alpha_composite(ink, (int(x), int(y)))
+    return image
+
+
+def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(tmp_path):
+    source = shared_mnist_dir()
+    if source is None:
+        pytest.skip("no MNIST files: set MNIST_DATA_DIR")
+    from mnist_cnn.data import load_mnist, to_float
+    from mnist_cnn.hub import load_bundle_folder
+
+    data = load_mnist(tmp_path, source)
+    model = load_bundle_folder(SHIPPED).model
+    rng = np.random.default_rng(0)
+    index = rng.choice(len(data.test_labels), size=1000, replace=False)
+    images, labels = data.test_images[index], data.test_labels[index]
+    with torch.no_grad():
+        original = (model(to_float(images)).argmax(1) == labels).float().mean().item()
+        fields = np.stack([sketch_to_mnist(redraw_as_canvas(img.numpy(), rng)) for img in images])
+        redrawn = (model(torch.from_numpy(fields)[:, None]).argmax(1) == labels).float().mean().item()
+    print(f"original {100 * original:.2f}%, redrawn {100 * redrawn:.2f}%")
+    assert redrawn >= original - 0.005
+
+
+def test_predictor_states():
+    predictor = Predictor(load_model())
+    empty = predictor({"composite": None})
+    assert empty.digit is None and empty.message == EMPTY_MESSAGE and empty.probabilities == [0.0] * 10
+    image, draw = canvas()
+    draw.line([(200, 60), (200, 340)], fill=(0, 0, 0, 255), width=22)
+    one = predictor(image)
+    assert one.digit == 1 and one.confidence > 0.5 and one.model_input.shape == (28, 28)
+    assert abs(sum(one.probabilities) - 1) < 1e-5 and set(one.label_confidences()) == {str(d) for d in range(10)}
+    image, draw = canvas()
+    for i in range(12):  # a hatched scribble is no digit
+        draw.line([(40, 40 + 28 * i), (360, 60 + 26 * i)], fill=(0, 0, 0, 255), width=8)
+        draw.line([(40 + 28 * i, 40), (60 + 26 * i, 360)], fill=(0, 0, 0, 255), width=8)
+    assert Predictor(load_model(), abstain_below=1.01)(image).digit is None
+
+
+def load_model():
+    from mnist_cnn.hub import load_bundle_folder
+
+    return load_bundle_folder(SHIPPED).model

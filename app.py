@@ -12,12 +12,38 @@ import argparse
 import gradio as gr
 import numpy as np
 import torch
+from gradio.components.image_editor import EditorData
 
 from mnist_cnn.hub import LoadedBundle, load_model_source
 from mnist_cnn.predict import Predictor
 from mnist_cnn.views import BundleView, enlarge, model_markdown
 
 torch.set_num_threads(1)  # one small request at a time: lowest latency beside the web server
+
+
+class SketchOrImage(EditorData):
+    """The Sketchpad's value, or a plain image file (``gradio_client.handle_file``) sent by API callers."""
+
+    path: str | None = None
+    orig_name: str | None = None
+    meta: dict | None = None
+
+
+class DigitSketchpad(gr.Sketchpad):
+    """A Sketchpad whose API also takes a bare image file, and hands over files undecoded.
+
+    Files (not the browser's in-memory canvas) are passed on as paths, so an unreadable upload
+    becomes a clear message from the preprocessing instead of an error inside Gradio.
+    """
+
+    data_model = SketchOrImage
+
+    def preprocess(self, payload: SketchOrImage | None):
+        if payload is None or payload.id is not None:
+            return super().preprocess(payload)
+        file = payload.composite or payload.background
+        path = file.path if file is not None else payload.path
+        return {"background": None, "layers": [], "composite": path}
 
 
 def build_demo(bundle: LoadedBundle) -> gr.Blocks:
@@ -54,7 +80,7 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3):
-                        sketch = gr.Sketchpad(
+                        sketch = DigitSketchpad(
                             label="Draw a digit here (mouse, pen or finger)",
                             canvas_size=(400, 400),
                             fixed_canvas=True,

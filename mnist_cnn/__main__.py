@@ -1,12 +1,18 @@
-"""Command line: ``python -m mnist_cnn push BUNDLE_DIR REPO_ID`` publishes a bundle to the Hub."""
+"""Command line.
+
+python -m mnist_cnn push BUNDLE_DIR REPO_ID     publish a bundle to the Hugging Face Hub
+python -m mnist_cnn predict IMAGE...            predict digits in image files, one JSON line each
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
-from .hub import HubPushError, push_bundle
+from .hub import HubPushError, load_model_source, push_bundle
+from .predict import Predictor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--revision", help="branch to push to (created from main if missing)")
     push.add_argument("--commit-message", help="commit message (default: names the test accuracy)")
     push.add_argument("--space-url", help="URL of the demo Space, linked from the model card")
+    predict = commands.add_parser(
+        "predict",
+        help="predict the digit in image files",
+        description="Predict digits with the app's preprocessing and model. Prints one JSON object per image: "
+        '{"path", "digit" (null when the model abstains), "confidence", "probabilities"}; unreadable files '
+        'get an "error" field.',
+    )
+    predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    predict.add_argument("--model", help="Hub repo id or bundle folder (default: $MODEL_REPO, else the shipped model)")
+    predict.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per HTTP request is noise here
@@ -43,6 +59,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Nothing was changed in {args.bundle_dir}.", file=sys.stderr)
             return 2
         print(f"Pushed {args.bundle_dir} to {url}")
+    elif args.command == "predict":
+        predictor = Predictor(load_model_source(args.model, args.revision).model)
+        for path in args.images:
+            result = predictor(path)
+            line = {"path": path, "digit": result.digit, "confidence": round(result.confidence, 6),
+                    "probabilities": [round(p, 6) for p in result.probabilities]}  # fmt: skip
+            if result.error:
+                line["error"] = result.error
+            elif result.model_input is None:
+                line["note"] = "blank image: no ink found"
+            print(json.dumps(line), flush=True)
     return 0
 
 

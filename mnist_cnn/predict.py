@@ -23,6 +23,7 @@ class Prediction:
     probabilities: list[float] = field(default_factory=lambda: [0.0] * 10)
     model_input: np.ndarray | None = None  # the 28x28 image the model saw
     message: str = ""  # why there is no digit
+    error: str | None = None  # set when the input could not be read as an image at all
 
     def label_confidences(self) -> dict[str, float]:
         """``{"0": p0, ...}``, the form gr.Label takes."""
@@ -45,7 +46,7 @@ class Predictor:
         try:
             field28 = sketch_to_mnist(image)
         except SketchError as err:
-            return Prediction(digit=None, confidence=0.0, message=str(err))
+            return Prediction(digit=None, confidence=0.0, message=str(err), error=str(err))
         if field28 is None:
             return Prediction(digit=None, confidence=0.0, message=EMPTY_MESSAGE)
         probs = self.probabilities(field28)

@@ -4,6 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
+# is not used).
+if ! command -v chromium >/dev/null; then
+    SUDO=$([ "$(id -u)" -eq 0 ] && echo "" || echo sudo)
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 # The real MNIST files for the shipped-model test; a folder beside the repository is the default.
 if [ -z "${MNIST_DATA_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
     export MNIST_DATA_DIR="$PWD/../shared/data/mnist"

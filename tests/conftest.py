@@ -58,3 +58,83 @@ def shared_mnist_dir() -> Path | None:
         return Path(value)
     default = ROOT.parent / "shared" / "data" / "mnist"
     return default if default.is_dir() else None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    """``python app.py`` in a subprocess, on a free port, until stopped."""
+
+    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120):
+        import subprocess
+        import time
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION")}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(self.port)],
+            cwd=ROOT,
+            env={**base, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "Running on local URL" in line:
+                break
+            if time.monotonic() > deadline:
+                break
+        if not any("Running on local URL" in line for line in self.output):
+            self.stop()
+            raise RuntimeError("app.py did not start:\n" + "".join(self.output))
+        import threading
+
+        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except Exception:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """The app on the shipped model, offline."""
+    app = RunningApp({"HF_HUB_OFFLINE": "1"})
+    yield app
+    app.stop()
+
+
+def draw_digit(digit: int, size: int = 400, transparent: bool = True, width: int = 26):
+    """A canvas-style drawing (black strokes, transparent or white background) of 0, 1, 4 or 7."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    s = size / 400
+    ink = (0, 0, 0, 255)
+    for stroke in DIGIT_STROKES[digit]:
+        draw.line([(x * s, y * s) for x, y in stroke], fill=ink, width=int(width * s), joint="curve")
+    return image
+
+
+# Mouse strokes on a 400x400 canvas, shared by the API and browser tests.
+DIGIT_STROKES = {
+    1: [[(200, 70), (200, 330)]],
+    7: [[(120, 90), (280, 90), (190, 330)]],
+    4: [[(230, 70), (130, 230), (290, 230)], [(240, 150), (240, 330)]],
+    0: [[(200, 70), (140, 110), (120, 200), (140, 290), (200, 330), (260, 290), (280, 200), (260, 110), (200, 70)]],
+}

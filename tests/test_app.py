@@ -1,0 +1,88 @@
+"""The app's API through gradio_client, against the real server started by the test."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from conftest import RunningApp, draw_digit
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server.url, verbose=False)
+
+
+def sketch_value(path) -> dict:
+    return {"background": None, "layers": [], "composite": handle_file(str(path)) if path else None}
+
+
+def top_label(result) -> str | None:
+    label = result[0]
+    return label.get("label") if label else None
+
+
+@pytest.mark.parametrize("digit", [0, 1, 4, 7])
+@pytest.mark.parametrize("transparent", [True, False])
+def test_predicts_canvas_drawings(client, tmp_path, digit, transparent):
+    path = tmp_path / f"{digit}.png"
+    draw_digit(digit, transparent=transparent).save(path)
+    result = client.predict(sketch_value(path), api_name="/predict")
+    assert top_label(result) == str(digit), result
+    confidences = result[0]["confidences"]
+    assert len(confidences) == 3 and confidences[0]["confidence"] >= 0.5
+    assert f"**{digit}**" in result[2]
+    assert Image.open(result[1]).size == (224, 224)  # what the model sees, enlarged
+
+
+def test_any_image_through_handle_file(client, tmp_path):
+    path = tmp_path / "seven.jpg"
+    draw_digit(7, transparent=False).convert("RGB").save(path, quality=70)
+    assert top_label(client.predict(handle_file(str(path)), api_name="/predict")) == "7"
+
+
+def test_blank_canvas_and_no_composite(client, tmp_path):
+    path = tmp_path / "blank.png"
+    Image.new("RGBA", (400, 400), (0, 0, 0, 0)).save(path)
+    for value in (sketch_value(path), sketch_value(None)):
+        result = client.predict(value, api_name="/predict")
+        assert not result[0] or not result[0].get("confidences")
+        assert result[1] is None and "Draw a digit" in result[2]
+
+
+def test_huge_image(client, tmp_path):
+    path = tmp_path / "huge.png"
+    draw_digit(1, size=4000).save(path)
+    assert top_label(client.predict(sketch_value(path), api_name="/predict")) == "1"
+
+
+def test_non_image_file_gets_a_message_and_the_server_keeps_serving(client, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not an image")
+    result = client.predict(handle_file(str(path)), api_name="/predict")
+    assert "Not a readable image" in result[2] and not result[0]
+    good = tmp_path / "one.png"
+    draw_digit(1).save(good)
+    assert top_label(client.predict(sketch_value(good), api_name="/predict")) == "1"
+
+
+def test_api_lists_only_predict(client):
+    assert list(client.view_api(return_format="dict")["named_endpoints"]) == ["/predict"]
+
+
+def test_app_starts_with_the_hub_unreachable(tmp_path):
+    env = {"MODEL_REPO": "alice/mnist-cnn", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_ETAG_TIMEOUT": "2", "HF_HUB_DOWNLOAD_TIMEOUT": "2"}  # fmt: skip
+    app = RunningApp(env)
+    try:
+        config = urllib.request.urlopen(app.url + "config", timeout=30).read().decode()
+        assert "Using the model shipped with the app" in config
+        path = tmp_path / "four.png"
+        draw_digit(4).save(path)
+        assert top_label(Client(app.url, verbose=False).predict(sketch_value(path), api_name="/predict")) == "4"
+    finally:
+        app.stop()
+    assert "Could not load alice/mnist-cnn" in "".join(app.output)

@@ -20,6 +20,14 @@ from mnist_cnn.views import BundleView, enlarge, model_markdown
 
 torch.set_num_threads(1)  # one small request at a time: lowest latency beside the web server
 
+# The canvas's own "Clear canvas" (it fires the change event, so the empty state shows), then the
+# brush again: clearing deselects it, and the next finger stroke should draw.
+CLEAR_CANVAS_JS = """() => {
+    const button = (name) => document.querySelector(`#sketchpad button[aria-label="${name}"]`);
+    button("Clear canvas")?.click();
+    setTimeout(() => button("Brush")?.click(), 100);
+}"""
+
 
 class SketchOrImage(EditorData):
     """The Sketchpad's value, or a plain image file (``gradio_client.handle_file``) sent by API callers."""
@@ -29,14 +37,15 @@ class SketchOrImage(EditorData):
     meta: dict | None = None
 
 
-class DigitSketchpad(gr.Sketchpad):
-    """A Sketchpad whose API also takes a bare image file, and hands over files undecoded.
+class DigitSketchpad(gr.ImageEditor):
+    """A sketchpad whose API also takes a bare image file, and hands over files undecoded.
 
     Files (not the browser's in-memory canvas) are passed on as paths, so an unreadable upload
     becomes a clear message from the preprocessing instead of an error inside Gradio.
     """
 
     data_model = SketchOrImage
+    is_template = True  # drawn by the browser as its parent, the ImageEditor
 
     def preprocess(self, payload: SketchOrImage | None):
         if payload is None or payload.id is not None:
@@ -82,7 +91,9 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                     with gr.Column(scale=3):
                         sketch = DigitSketchpad(
                             label="Draw a digit here (mouse, pen or finger)",
+                            sources=(),
                             canvas_size=(400, 400),
+                            height=480,
                             fixed_canvas=True,
                             brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
                             layers=False,
@@ -98,8 +109,8 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                         seen = gr.Image(
                             label="What the model sees (28x28)",
                             interactive=False,
-                            height=224,
-                            width=224,
+                            height=280,
+                            width=240,
                             elem_id="model-input",
                         )
             with gr.Tab("Test samples", id="samples"):
@@ -115,28 +126,29 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                     elem_id="sample-gallery",
                 )
                 shown = gr.State(view.last_shown)
-                chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image")
+                chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
+                                  elem_id="chosen-probabilities")  # fmt: skip
             with gr.Tab("Confusion matrix", id="confusion"):
                 gr.Markdown(view.accuracy_markdown())
                 with gr.Row():
                     gr.Image(view.plot_path("confusion_matrix.png"), label="Confusion matrix (test set)",
                              interactive=False, elem_id="confusion-image")  # fmt: skip
-                    gr.Dataframe(view.per_class_table(), label="Per class", interactive=False)
+                    gr.Dataframe(view.per_class_table(), label="Per class", interactive=False, elem_id="per-class")
                 with gr.Row():
                     true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
                     predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
                 pair = gr.Gallery(value=view.pair_gallery(4, 9), label="Those test images (from the sample pack)",
-                                  columns=8, height="auto", allow_preview=False)  # fmt: skip
+                                  columns=8, height="auto", allow_preview=False, elem_id="pair-gallery")  # fmt: skip
             with gr.Tab("Training", id="training"):
-                gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False)
+                gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False,
+                         elem_id="loss-curves")  # fmt: skip
                 gr.Markdown(view.training_markdown())
             with gr.Tab("Model", id="model"):
                 gr.Markdown(model_markdown(bundle))
 
         sketch.change(predict, sketch, [label, seen, status], api_name="predict", trigger_mode="always_last",
                       show_progress="hidden")  # fmt: skip
-        clear.click(lambda: (None, None, None, "**Draw a digit**"), None, [sketch, label, seen, status],
-                    api_visibility="private")  # fmt: skip
+        clear.click(None, js=CLEAR_CANVAS_JS)
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
         gallery.select(show_probabilities, shown, chosen, api_visibility="private")

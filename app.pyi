@@ -29,14 +29,15 @@ class SketchOrImage(EditorData):
 
 from gradio.events import Dependency
 
-class DigitSketchpad(gr.Sketchpad):
-    """A Sketchpad whose API also takes a bare image file, and hands over files undecoded.
+class DigitSketchpad(gr.ImageEditor):
+    """A sketchpad whose API also takes a bare image file, and hands over files undecoded.
 
     Files (not the browser's in-memory canvas) are passed on as paths, so an unreadable upload
     becomes a clear message from the preprocessing instead of an error inside Gradio.
     """
 
     data_model = SketchOrImage
+    is_template = True  # drawn by the browser as its parent, the ImageEditor
 
     def preprocess(self, payload: SketchOrImage | None):
         if payload is None or payload.id is not None:
@@ -46,7 +47,6 @@ class DigitSketchpad(gr.Sketchpad):
         return {"background": None, "layers": [], "composite": path}
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
-
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component

@@ -121,7 +121,8 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                     value=view.gallery(view.random_indices()),
                     label="Random test images: predicted / true (mistakes framed in red)",
                     columns=8,
-                    height="auto",
+                    height=560,
+                    object_fit="contain",
                     allow_preview=False,
                     elem_id="sample-gallery",
                 )
@@ -137,8 +138,10 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                 with gr.Row():
                     true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
                     predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
-                pair = gr.Gallery(value=view.pair_gallery(4, 9), label="Those test images (from the sample pack)",
-                                  columns=8, height="auto", allow_preview=False, elem_id="pair-gallery")  # fmt: skip
+                pair_image, pair_caption = view.pair_montage(4, 9)
+                pair_text = gr.Markdown(pair_caption)
+                pair = gr.Image(pair_image, label="Those test images (sample pack)", interactive=False,
+                                height=300, elem_id="pair-images")  # fmt: skip
             with gr.Tab("Training", id="training"):
                 gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False,
                          elem_id="loss-curves")  # fmt: skip
@@ -152,7 +155,8 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
         gallery.select(show_probabilities, shown, chosen, api_visibility="private")
-        gr.on([true_digit.change, predicted_digit.change], view.pair_gallery, [true_digit, predicted_digit], pair,
+        pair_changed = [true_digit.change, predicted_digit.change]
+        gr.on(pair_changed, view.pair_montage, [true_digit, predicted_digit], [pair, pair_text],
               api_visibility="private")  # fmt: skip
     return demo
 

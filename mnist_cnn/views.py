@@ -82,11 +82,21 @@ class BundleView:
             return None
         return {str(d): float(p) for d, p in enumerate(self.probabilities[shown[position]])}
 
-    def pair_gallery(self, true_digit: int | None, predicted_digit: int | None) -> list[tuple[np.ndarray, str]]:
+    def pair_montage(self, true_digit: int | None, predicted_digit: int | None) -> tuple[np.ndarray | None, str]:
+        """The sample-pack images with this true and predicted digit, side by side, and a caption."""
         if self.samples is None or true_digit is None or predicted_digit is None:
-            return []
+            return None, "No test samples in this model's bundle."
         hits = np.flatnonzero((self.labels == int(true_digit)) & (self.predictions == int(predicted_digit)))
-        return self.gallery([int(i) for i in hits[:GALLERY_SIZE]])
+        count = int(self.metrics.get("confusion_matrix", [[0] * 10] * 10)[int(true_digit)][int(predicted_digit)])
+        caption = f"**{count}** test images of a {true_digit} were read as {predicted_digit}"
+        if len(hits) == 0:
+            return None, caption + "."
+        caption += f"; {len(hits)} of them are in the sample pack" if len(hits) < count else ""
+        tiles = [framed(self.images[i], true_digit != predicted_digit) for i in hits[:GALLERY_SIZE]]
+        columns = min(8, len(tiles))
+        tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
+        rows = [np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)]
+        return np.concatenate(rows, axis=0), caption + "."
 
     # --- tables and text ---
     def per_class_table(self) -> pd.DataFrame:

@@ -51,6 +51,14 @@ def draw(page: Page, digit: int) -> None:
         page.mouse.up()
 
 
+def wait_for_images(page: Page, selector: str) -> None:
+    """Galleries load lazily: wait until every visible image has its pixels."""
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{selector} img')].every(img => img.complete && img.naturalWidth > 0)",
+        timeout=20_000,
+    )
+
+
 def top_label(page: Page) -> str:
     lines = [line.strip() for line in page.locator("#prediction").inner_text().splitlines() if line.strip()]
     return lines[1] if len(lines) > 1 else ""
@@ -79,6 +87,7 @@ def test_gallery_tab(page, shots):
     assert images.count() >= 16
     captions = page.locator("#sample-gallery").inner_text()
     assert "pred" in captions and "true" in captions
+    wait_for_images(page, "#sample-gallery")
     page.screenshot(path=str(shots / "samples.png"))
     page.get_by_label("Show only the model's mistakes").check()
     expect(page.locator("#sample-gallery")).not_to_contain_text("✓", timeout=20_000)
@@ -92,7 +101,8 @@ def test_confusion_tab(page, shots):
     expect(page.locator("#confusion-image img")).to_be_visible(timeout=20_000)
     expect(page.locator("#per-class")).to_contain_text("precision")
     expect(page.get_by_text("Test accuracy")).to_be_visible()
-    expect(page.locator("#pair-gallery img").first).to_be_visible(timeout=20_000)
+    expect(page.locator("#pair-images img")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("were read as 9")).to_be_visible()
     page.screenshot(path=str(shots / "confusion.png"), full_page=True)
 
 

@@ -15,7 +15,7 @@ import torch
 from gradio.components.image_editor import EditorData
 
 from mnist_cnn.hub import LoadedBundle, load_model_source
-from mnist_cnn.predict import Predictor
+from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
 from mnist_cnn.views import BundleView, enlarge, model_markdown
 
 torch.set_num_threads(1)  # one small request at a time: lowest latency beside the web server
@@ -104,7 +104,7 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                         )
                         clear = gr.Button("Clear", elem_id="clear-button")
                     with gr.Column(scale=2):
-                        status = gr.Markdown("**Draw a digit**", elem_id="status")
+                        status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
                         label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
                         seen = gr.Image(
                             label="What the model sees (28x28)",
@@ -149,9 +149,11 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
             with gr.Tab("Model", id="model"):
                 gr.Markdown(model_markdown(bundle))
 
-        sketch.change(predict, sketch, [label, seen, status], api_name="predict", trigger_mode="always_last",
-                      show_progress="hidden")  # fmt: skip
-        clear.click(None, js=CLEAR_CANVAS_JS)
+        predicting = sketch.change(predict, sketch, [label, seen, status], api_name="predict",
+                                   trigger_mode="always_last", show_progress="hidden")  # fmt: skip
+        # Cancel a prediction still in flight, so a stale answer never lands on the cleared canvas.
+        clear.click(lambda: (None, None, f"**{EMPTY_MESSAGE}**"), None, [label, seen, status], js=CLEAR_CANVAS_JS,
+                    cancels=[predicting], api_visibility="private")  # fmt: skip
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
         gallery.select(show_probabilities, shown, chosen, api_visibility="private")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .hub import LoadedBundle
+from .hub import SHIPPED_BUNDLE, LoadedBundle
 
 GALLERY_SIZE = 32
 MISTAKE_RGB = (214, 39, 40)
@@ -148,6 +148,8 @@ def model_markdown(bundle: LoadedBundle) -> str:
             f"the Hugging Face Hub: [{repo}](https://huggingface.co/{repo}), revision `{revision or 'main'}`, "
             f"commit `{bundle.commit[:10]}`"
         )
+    elif Path(bundle.folder).resolve() == SHIPPED_BUNDLE:
+        where = "the model shipped with the app (`mnist_cnn/pretrained/`)"
     else:
         where = f"the bundle folder `{bundle.source}`"
     lines = [f"**Weights from** {where}."]
@@ -158,5 +160,7 @@ def model_markdown(bundle: LoadedBundle) -> str:
     lines.append(f"\n**Parameters** {sum(p.numel() for p in bundle.model.parameters()):,}")
     if bundle.card:
         lines.append("\n---\n### Model card\n")
-        lines.append(bundle.card.split("---", 2)[-1] if bundle.card.startswith("---") else bundle.card)
+        body = bundle.card.split("---", 2)[-1] if bundle.card.startswith("---") else bundle.card
+        # the card's figures are files of the bundle, shown in the other tabs
+        lines += [line for line in body.splitlines() if not line.startswith("![")]
     return "\n".join(lines)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 
 import gradio as gr
-import numpy as np
 import torch
 from gradio.components.image_editor import EditorData
 
@@ -61,18 +60,9 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
 
     def predict(sketch):
         result = predictor(sketch)
-        seen = enlarge(result.model_input) if result.model_input is not None else None
         if result.model_input is None:
-            return None, seen, f"**{result.message}**"
-        status = (
-            f"**{result.digit}** ({100 * result.confidence:.0f}% sure)"
-            if result.digit is not None
-            else (
-                f"**{result.message}** (best guess {int(np.argmax(result.probabilities))}, "
-                f"{100 * result.confidence:.0f}%)"
-            )
-        )
-        return result.label_confidences(), seen, status
+            return None, None, f"**{result.message}**"
+        return result.label_confidences(), enlarge(result.model_input), result.status_markdown()
 
     def show_probabilities(shown: list[int], event: gr.SelectData):
         return view.probabilities_of(shown, event.index)

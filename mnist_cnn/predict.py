@@ -25,6 +25,15 @@ class Prediction:
     message: str = ""  # why there is no digit
     error: str | None = None  # set when the input could not be read as an image at all
 
+    def status_markdown(self) -> str:
+        """One line for people: the digit and how sure, or why there is none."""
+        if self.digit is not None:
+            return f"**{self.digit}** ({100 * self.confidence:.0f}% sure)"
+        if self.model_input is None:
+            return f"**{self.message}**"
+        best = int(np.argmax(self.probabilities))
+        return f"**{self.message}** (best guess {best}, {100 * self.confidence:.0f}%)"
+
     def label_confidences(self) -> dict[str, float]:
         """``{"0": p0, ...}``, the form gr.Label takes."""
         return {str(d): p for d, p in enumerate(self.probabilities)}

@@ -15,7 +15,7 @@ from gradio.components.image_editor import EditorData
 
 from mnist_cnn.hub import LoadedBundle, load_model_source
 from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
-from mnist_cnn.views import BundleView, enlarge, model_markdown
+from mnist_cnn.views import BundleView, model_markdown, to_uint8
 
 torch.set_num_threads(1)  # one small request at a time: lowest latency beside the web server
 
@@ -26,6 +26,9 @@ CLEAR_CANVAS_JS = """() => {
     button("Clear canvas")?.click();
     setTimeout(() => button("Brush")?.click(), 100);
 }"""
+
+# "What the model sees" arrives as 28x28 pixels (cheap to send); the page enlarges it, crisply.
+CSS = "#model-input img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
 
 
 class SketchOrImage(EditorData):
@@ -62,7 +65,7 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
         result = predictor(sketch)
         if result.model_input is None:
             return None, None, f"**{result.message}**"
-        return result.label_confidences(), enlarge(result.model_input), result.status_markdown()
+        return result.label_confidences(), to_uint8(result.model_input), result.status_markdown()
 
     def show_probabilities(shown: list[int], event: gr.SelectData):
         return view.probabilities_of(shown, event.index)
@@ -99,6 +102,7 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                         seen = gr.Image(
                             label="What the model sees (28x28)",
                             interactive=False,
+                            format="png",
                             height=280,
                             width=240,
                             elem_id="model-input",
@@ -162,7 +166,7 @@ def main() -> None:
     parser.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args()
     demo = build_demo(load_model_source(args.model, args.revision))
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A trivial Gradio app for comparison: the same sketch input as app.py, an endpoint that does nothing.
+"""A trivial Gradio app for comparison: the same sketch input as app.py, an endpoint that echoes it.
 
 python benchmarks/echo_app.py --port 7870
 """
@@ -14,7 +14,8 @@ from app import DigitSketchpad  # noqa: E402
 
 
 def echo(sketch):
-    return {"0": 1.0}
+    """The sketch straight back, with a constant label: the same input and output types as app.py."""
+    return {"0": 1.0}, sketch["composite"]
 
 
 if __name__ == "__main__":
@@ -23,6 +24,6 @@ if __name__ == "__main__":
     args = parser.parse_args()
     with gr.Blocks() as demo:
         sketch = DigitSketchpad(canvas_size=(400, 400), type="numpy", image_mode="RGBA")
-        label = gr.Label()
-        sketch.change(echo, sketch, label, api_name="predict")
+        label, image = gr.Label(), gr.Image(format="png")
+        sketch.change(echo, sketch, [label, image], api_name="predict")
     demo.launch(server_port=args.port)

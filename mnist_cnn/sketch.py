@@ -70,13 +70,17 @@ def ink_map(gray: np.ndarray) -> np.ndarray | None:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
     ink = 1.0 - gray if np.median(border) >= 0.5 else gray
-    background = float(np.median(ink))  # grey paper in a photo is not ink
+    # Paper statistics from a regular subsample (~20k pixels): as good as all of them, and fast.
+    step = max(1, round((ink.size / 20_000) ** 0.5))
+    sample = ink[::step, ::step]
+    background = float(np.median(sample))  # grey paper in a photo is not ink
     peak = float(ink.max())
     if peak - background < MIN_CONTRAST:
         return None
     ink = (ink - background) / (peak - background)
     # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.
-    noise = 1.4826 * float(np.median(np.abs(ink - np.median(ink))))
+    sample = (sample - background) / (peak - background)
+    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     floor = min(0.5, max(NOISE_FLOOR, 5.0 * noise))
     return np.clip((ink - floor) / (1.0 - floor), 0.0, 1.0)
 

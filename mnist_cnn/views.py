@@ -14,10 +14,9 @@ MISTAKE_RGB = (214, 39, 40)
 CORRECT_RGB = (90, 90, 90)
 
 
-def enlarge(field28: np.ndarray, factor: int = 8) -> np.ndarray:
-    """A 28x28 float image as uint8, enlarged with crisp pixels."""
-    pixels = (np.clip(field28, 0, 1) * 255).astype(np.uint8)
-    return np.kron(pixels, np.ones((factor, factor), dtype=np.uint8))
+def to_uint8(field28: np.ndarray) -> np.ndarray:
+    """A 28x28 float image in [0, 1] as uint8; the page enlarges it with crisp pixels (CSS)."""
+    return (np.clip(field28, 0, 1) * 255).astype(np.uint8)
 
 
 def framed(image28: np.ndarray, mistake: bool, factor: int = 4) -> np.ndarray:

@@ -35,7 +35,7 @@ def test_predicts_canvas_drawings(client, tmp_path, digit, transparent):
     confidences = result[0]["confidences"]
     assert len(confidences) == 3 and confidences[0]["confidence"] >= 0.5
     assert f"**{digit}**" in result[2]
-    assert Image.open(result[1]).size == (224, 224)  # what the model sees, enlarged
+    assert Image.open(result[1]).size == (28, 28)  # what the model sees
 
 
 def test_any_image_through_handle_file(client, tmp_path):

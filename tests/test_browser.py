@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -64,19 +65,27 @@ def top_label(page: Page) -> str:
     return lines[1] if len(lines) > 1 else ""
 
 
+def settled_top_label(page: Page, expected: str, timeout_s: float = 20) -> str:
+    """The label's top class once it shows ``expected`` (or whatever it shows when time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while (label := top_label(page)) != expected and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    return label
+
+
 def test_draw_digits_and_clear(page, shots):
     expect(page.locator("#status")).to_contain_text("Draw a digit")
     page.get_by_role("button", name="Brush").click()
     for digit in (7, 1, 4, 0):
         draw(page, digit)
         expect(page.locator("#status")).to_contain_text(f"{digit} (", timeout=20_000)
-        assert top_label(page) == str(digit)
+        assert settled_top_label(page, str(digit)) == str(digit)
         expect(page.locator("#model-input img")).to_be_visible()
         if digit == 7:
             page.screenshot(path=str(shots / "draw.png"))
         page.locator("#clear-button").click()
         expect(page.locator("#status")).to_contain_text("Draw a digit", timeout=10_000)
-        assert top_label(page) == ""
+        assert settled_top_label(page, "") == ""
         expect(page.locator("#model-input img")).to_have_count(0)
 
 

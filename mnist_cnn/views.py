@@ -133,6 +133,8 @@ class BundleView:
             lines += ["| learning rate | validation accuracy |", "| --- | --- |"]
             lines += [f"| {lr} | {100 * acc:.2f}% |" for lr, acc in m["lr_sweep"].items()]
             lines.append("")
+        else:
+            lines += ["No learning-rate sweep ran for this model (`train.py --lr 1e-3 3e-3 1e-2` runs one).", ""]
         lines += ["| hyperparameter | value |", "| --- | --- |"]
         lines += [f"| {key} | {value} |" for key, value in (m.get("config") or {}).items()]
         lines += ["", f"Command: `{m.get('command', '?')}` (seed {m.get('seed', '?')})"]

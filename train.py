@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 from dataclasses import asdict, replace
@@ -105,6 +106,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
     recipe = RECIPES[args.recipe]

@@ -1,0 +1,7 @@
+"""A small CNN for MNIST digits: data, model, training, evaluation, Hub I/O and sketch preprocessing.
+
+Modules: ``data`` (MNIST as tensors, batched augmentation), ``model`` (MnistCNN), ``training``
+(the loop), ``evaluation`` (test metrics, sample pack), ``plots``, ``card`` (model card), ``bundle``
+(the bundle folder), ``hub`` (push and load), ``sketch`` (drawings to 28x28), ``predict``, ``views``
+(what the app shows). ``python -m mnist_cnn`` has the ``push`` and ``predict`` commands.
+"""

@@ -37,7 +37,7 @@ from mnist_cnn.bundle import (
 )
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
-from mnist_cnn.evaluation import build_sample_pack, count_parameters, evaluate_test_set
+from mnist_cnn.evaluation import build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.plots import plot_confusion_matrix, plot_loss_curves, plot_lr_sweep, plot_predictions, plot_samples
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         test_size=len(report.labels),
         per_class=report.per_class,
         confusion_matrix=report.confusion.tolist(),
-        num_parameters=count_parameters(model),
+        num_parameters=model.num_parameters,
         train_seconds=round(result.train_seconds, 1),
         best_epoch=result.best_epoch,
         best_val_accuracy=result.best_val_accuracy,

@@ -30,10 +30,6 @@ class TestReport:
         return np.flatnonzero(self.predictions != self.labels)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def evaluate_test_set(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> TestReport:
     """Predict every test image once and compute the metrics the bundle records."""
     logits = predict_logits(model, images)

@@ -257,5 +257,5 @@ def bundle_summary(bundle: LoadedBundle) -> dict[str, Any]:
         "commit": bundle.commit,
         "fallback_reason": bundle.fallback_reason,
         "test_accuracy": metrics.get("test_accuracy"),
-        "num_parameters": sum(p.numel() for p in bundle.model.parameters()),
+        "num_parameters": bundle.model.num_parameters,
     }

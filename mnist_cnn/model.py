@@ -51,6 +51,10 @@ class MnistCNN(
         self.register_buffer("mean", torch.tensor(MNIST_MEAN), persistent=False)
         self.register_buffer("std", torch.tensor(MNIST_STD), persistent=False)
 
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features((x - self.mean) / self.std))
 

@@ -37,7 +37,7 @@ class BundleView:
         self.metrics = bundle.metrics or {}
         self.samples = bundle.samples
         self.rng = np.random.default_rng(seed)
-        self.num_parameters = sum(p.numel() for p in bundle.model.parameters())
+        self.num_parameters = bundle.model.num_parameters
         self.last_shown: list[int] = []
         if self.samples is not None:
             self.labels = self.samples["labels"].numpy()
@@ -158,7 +158,7 @@ def model_markdown(bundle: LoadedBundle) -> str:
         lines.append(f"\n⚠️ {bundle.fallback_reason}")
     if "test_accuracy" in metrics:
         lines.append(f"\n**Test accuracy** {100 * metrics['test_accuracy']:.2f}%")
-    lines.append(f"\n**Parameters** {sum(p.numel() for p in bundle.model.parameters()):,}")
+    lines.append(f"\n**Parameters** {bundle.model.num_parameters:,}")
     if bundle.card:
         lines.append("\n---\n### Model card\n")
         body = bundle.card.split("---", 2)[-1] if bundle.card.startswith("---") else bundle.card

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from hub_server import start_hub
 from huggingface_hub import ModelCard
 
-from conftest import ROOT, make_mnist_folder
+from conftest import ROOT, free_port, make_mnist_folder
 from mnist_cnn.bundle import REQUIRED_FILES
 
 TOKEN = "hf_test_alice_write_0123456789abcdef"
@@ -45,10 +44,7 @@ def hub():
 
 
 def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"  # free a moment ago: nothing listens there
 
 
 def hub_env(endpoint: str, home: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:

@@ -108,11 +108,12 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                             elem_id="model-input",
                         )
             with gr.Tab("Test samples", id="samples"):
+                first_set = view.random_indices()
                 with gr.Row():
                     shuffle = gr.Button("New random set", variant="primary")
                     only_mistakes = gr.Checkbox(label="Show only the model's mistakes")
                 gallery = gr.Gallery(
-                    value=view.gallery(view.random_indices()),
+                    value=view.gallery(first_set),
                     label="Random test images: predicted / true (mistakes framed in red)",
                     columns=8,
                     height=560,
@@ -120,7 +121,7 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                     allow_preview=False,
                     elem_id="sample-gallery",
                 )
-                shown = gr.State(view.last_shown)
+                shown = gr.State(first_set)  # per visitor: which sample-pack images the gallery shows
                 chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
                                   elem_id="chosen-probabilities")  # fmt: skip
             with gr.Tab("Confusion matrix", id="confusion"):

@@ -193,10 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         with staged_bundle(args.out, args.overwrite) as folder:
             model.save_pretrained(folder)  # model.safetensors + config.json
             write_json(folder / METRICS_FILE, metrics)
-            write_json(folder / HISTORY_FILE, result.history_dict())
+            history = result.history_dict()
+            write_json(folder / HISTORY_FILE, history)
             pack = build_sample_pack(test_images, report, n_random=SAMPLE_PACK_SIZE, seed=cfg.seed)
             save_sample_pack(pack, folder / SAMPLES_FILE)
-            write_plots(folder, train, test_images, report, result.history_dict(), sweep, cfg.seed)
+            write_plots(folder, train, test_images, report, history, sweep, cfg.seed)
             build_model_card(metrics).save(folder / CARD_FILE)  # replaces the mixin's generic card
     except BundleExistsError as err:
         log.error("%s", err)

@@ -144,10 +144,6 @@ class LoadedBundle:
     card: str | None = None
     fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
 
-    @property
-    def is_fallback(self) -> bool:
-        return self.fallback_reason is not None
-
 
 def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
     """Load a bundle folder: the model (safetensors, strict) and whichever artifacts it holds."""

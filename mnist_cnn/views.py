@@ -38,7 +38,6 @@ class BundleView:
         self.samples = bundle.samples
         self.rng = np.random.default_rng(seed)
         self.num_parameters = bundle.model.num_parameters
-        self.last_shown: list[int] = []
         if self.samples is not None:
             self.labels = self.samples["labels"].numpy()
             self.predictions = self.samples["predictions"].numpy()
@@ -60,8 +59,7 @@ class BundleView:
             return []
         pool = np.flatnonzero(self.predictions != self.labels) if only_mistakes else np.arange(len(self.labels))
         chosen = self.rng.choice(pool, size=min(GALLERY_SIZE, len(pool)), replace=False) if len(pool) else []
-        self.last_shown = [int(i) for i in chosen]
-        return self.last_shown
+        return [int(i) for i in chosen]
 
     def gallery(self, indices: list[int]) -> list[tuple[np.ndarray, str]]:
         items = []

@@ -13,7 +13,8 @@ import gradio as gr
 import torch
 from gradio.components.image_editor import EditorData
 
-from mnist_cnn.hub import LoadedBundle, load_model_source
+from mnist_cnn.bundle import LoadedBundle
+from mnist_cnn.hub import load_model_source
 from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
 from mnist_cnn.views import BundleView, model_markdown, to_uint8
 

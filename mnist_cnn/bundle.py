@@ -1,20 +1,29 @@
 """The model bundle: one folder with the weights, config, metrics, history, plots, samples and card.
 
-It is what ``train.py`` writes, what gets pushed to the Hub and what the app loads.
+It is what ``train.py`` writes, what gets pushed to the Hub and what the app loads. Weights are read
+from safetensors only, with strict key checks: a pickle checkpoint is never opened.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file
+
+from .model import MnistCNN
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -25,6 +34,12 @@ CARD_FILE = "README.md"
 PLOT_FILES = ("loss_curves.png", "confusion_matrix.png", "predictions.png", "misclassified.png", "samples.png")
 LR_SWEEP_PLOT = "lr_sweep.png"
 REQUIRED_FILES = (WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES)
+MODEL_ARGUMENTS = ("channels", "dropout", "num_classes")
+SHIPPED_BUNDLE = Path(__file__).resolve().parent / "pretrained"  # the model that ships with the app
+
+
+class BundleLoadError(RuntimeError):
+    """A bundle's weights or config could not be loaded; the message names the file."""
 
 
 class BundleExistsError(FileExistsError):
@@ -80,3 +95,60 @@ def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:
 
 def load_sample_pack(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedBundle:
+    """A model with the artifacts of its bundle, and where it came from."""
+
+    model: MnistCNN
+    folder: Path
+    source: str  # "user/repo@revision" or a folder
+    commit: str | None = None  # the Hub commit the files came from
+    metrics: dict[str, Any] | None = None
+    history: dict[str, list[float]] | None = None
+    samples: dict[str, torch.Tensor] | None = None
+    card: str | None = None
+    fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
+
+
+def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
+    """Load a bundle folder: the model (safetensors, strict) and whichever artifacts it holds."""
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    try:
+        config = read_json(config_path)
+        model = MnistCNN(**{key: config[key] for key in MODEL_ARGUMENTS if key in config})
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise BundleLoadError(f"{config_path}: not a valid model config ({err}).") from err
+    if not weights_path.is_file():
+        raise BundleLoadError(f"{weights_path}: file not found.")
+    try:
+        load_model(model, weights_path, strict=True)
+    except (SafetensorError, RuntimeError, OSError, ValueError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BundleLoadError(f"{weights_path}: corrupt or does not match the model config ({first_line}).") from err
+    model.eval()
+
+    def optional(name: str, reader):
+        path = folder / name
+        if not path.is_file():
+            return None
+        try:
+            return reader(path)
+        except (OSError, ValueError, SafetensorError) as err:
+            log.warning("Ignoring unreadable %s: %s", path, err)
+            return None
+
+    return LoadedBundle(
+        model=model,
+        folder=folder,
+        source=str(folder),
+        metrics=optional(METRICS_FILE, read_json),
+        history=optional(HISTORY_FILE, read_json),
+        samples=optional(SAMPLES_FILE, load_sample_pack),
+        card=optional(CARD_FILE, Path.read_text),
+    )

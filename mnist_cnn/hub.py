@@ -1,19 +1,18 @@
 """Hub I/O: push a model bundle to the Hugging Face Hub, and resolve a model source back into a bundle.
 
 Tokens are resolved by ``huggingface_hub`` itself (``HF_TOKEN`` or the ``hf auth login`` file); this
-module never reads, prints or stores one. Weights load from safetensors only, with strict key checks.
+module never reads, prints or stores one. Downloaded files are loaded by ``bundle.load_bundle_folder``
+(safetensors only, strict key checks).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import torch
 from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -24,8 +23,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 from huggingface_hub.utils import validate_repo_id
-from safetensors import SafetensorError
-from safetensors.torch import load_model
 
 from .bundle import (
     CARD_FILE,
@@ -36,28 +33,24 @@ from .bundle import (
     PLOT_FILES,
     REQUIRED_FILES,
     SAMPLES_FILE,
+    SHIPPED_BUNDLE,
     WEIGHTS_FILE,
-    load_sample_pack,
+    BundleLoadError,
+    LoadedBundle,
+    load_bundle_folder,
     read_json,
 )
 from .card import build_model_card
-from .model import MnistCNN
 
 log = logging.getLogger(__name__)
 
-SHIPPED_BUNDLE = Path(__file__).resolve().parent / "pretrained"
 MODEL_REPO_ENV = "MODEL_REPO"
 MODEL_REVISION_ENV = "MODEL_REVISION"
 OPTIONAL_FILES = (METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
-MODEL_ARGUMENTS = ("channels", "dropout", "num_classes")
 
 
 class HubPushError(RuntimeError):
     """A push failed; the message says what happened and what to do. Local files are untouched."""
-
-
-class BundleLoadError(RuntimeError):
-    """A bundle's weights or config could not be loaded; the message names the file."""
 
 
 # --- push ----------------------------------------------------------------------------------------
@@ -128,60 +121,6 @@ def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:
 
 
 # --- load ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedBundle:
-    """A model with the artifacts of its bundle, and where it came from."""
-
-    model: MnistCNN
-    folder: Path
-    source: str  # "user/repo@revision" or a folder
-    commit: str | None = None  # the Hub commit the files came from
-    metrics: dict[str, Any] | None = None
-    history: dict[str, list[float]] | None = None
-    samples: dict[str, torch.Tensor] | None = None
-    card: str | None = None
-    fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
-
-
-def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
-    """Load a bundle folder: the model (safetensors, strict) and whichever artifacts it holds."""
-    folder = Path(folder)
-    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    try:
-        config = read_json(config_path)
-        model = MnistCNN(**{key: config[key] for key in MODEL_ARGUMENTS if key in config})
-    except (OSError, ValueError, TypeError, KeyError) as err:
-        raise BundleLoadError(f"{config_path}: not a valid model config ({err}).") from err
-    if not weights_path.is_file():
-        raise BundleLoadError(f"{weights_path}: file not found.")
-    try:
-        load_model(model, weights_path, strict=True)
-    except (SafetensorError, RuntimeError, OSError, ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise BundleLoadError(f"{weights_path}: corrupt or does not match the model config ({first_line}).") from err
-    model.eval()
-
-    def optional(name: str, reader):
-        path = folder / name
-        if not path.is_file():
-            return None
-        try:
-            return reader(path)
-        except (OSError, ValueError, SafetensorError) as err:
-            log.warning("Ignoring unreadable %s: %s", path, err)
-            return None
-
-    return LoadedBundle(
-        model=model,
-        folder=folder,
-        source=str(folder),
-        metrics=optional(METRICS_FILE, read_json),
-        history=optional(HISTORY_FILE, read_json),
-        samples=optional(SAMPLES_FILE, load_sample_pack),
-        card=optional(CARD_FILE, Path.read_text),
-    )
 
 
 def download_bundle(repo_id: str, revision: str | None = None) -> Path:

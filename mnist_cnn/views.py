@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .hub import SHIPPED_BUNDLE, LoadedBundle
+from .bundle import SHIPPED_BUNDLE, LoadedBundle
 
 GALLERY_SIZE = 32
 MISTAKE_RGB = (214, 39, 40)

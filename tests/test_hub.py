@@ -25,7 +25,8 @@ SHIPPED = ROOT / "mnist_cnn" / "pretrained"
 LOAD_SCRIPT = """
 import json, sys, torch
 from mnist_cnn.bundle import load_sample_pack
-from mnist_cnn.hub import SHIPPED_BUNDLE, bundle_summary, load_model_source
+from mnist_cnn.bundle import SHIPPED_BUNDLE
+from mnist_cnn.hub import bundle_summary, load_model_source
 bundle = load_model_source(sys.argv[1] or None, sys.argv[2] or None)
 pack = load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")
 with torch.no_grad():

@@ -169,8 +169,8 @@ def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(tmp_path):
     source = shared_mnist_dir()
     if source is None:
         pytest.skip("no MNIST files: set MNIST_DATA_DIR")
+    from mnist_cnn.bundle import load_bundle_folder
     from mnist_cnn.data import load_mnist, to_float
-    from mnist_cnn.hub import load_bundle_folder
 
     data = load_mnist(tmp_path, source)
     model = load_bundle_folder(SHIPPED).model
@@ -202,6 +202,6 @@ def test_predictor_states():
 
 
 def load_model():
-    from mnist_cnn.hub import load_bundle_folder
+    from mnist_cnn.bundle import load_bundle_folder
 
     return load_bundle_folder(SHIPPED).model

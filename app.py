@@ -8,96 +8,43 @@ python app.py --share                # a public link (needs the internet)
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import gradio as gr
 import torch
-from gradio.components.image_editor import EditorData
 
 from mnist_cnn.bundle import LoadedBundle
 from mnist_cnn.hub import load_model_source
-from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
+from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
+from mnist_cnn.predict import EMPTY_MESSAGE, Prediction, Predictor
+from mnist_cnn.sketch import SketchError
 from mnist_cnn.views import BundleView, model_markdown, to_uint8
 
 torch.set_num_threads(1)  # one small request at a time: lowest latency beside the web server
 
-# The canvas's own "Clear canvas" (it fires the change event, so the empty state shows), then the
-# brush again: clearing deselects it, and the next finger stroke should draw.
-CLEAR_CANVAS_JS = """() => {
-    const button = (name) => document.querySelector(`#sketchpad button[aria-label="${name}"]`);
-    button("Clear canvas")?.click();
-    setTimeout(() => button("Brush")?.click(), 100);
-}"""
-
-# "What the model sees" arrives as 28x28 pixels (cheap to send); the page enlarges it, crisply.
-CSS = "#model-input img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }"
-
-
-class SketchOrImage(EditorData):
-    """The Sketchpad's value, or a plain image file (``gradio_client.handle_file``) sent by API callers."""
-
-    path: str | None = None
-    orig_name: str | None = None
-    meta: dict | None = None
-
-
-class DigitSketchpad(gr.ImageEditor):
-    """A sketchpad whose API also takes a bare image file, and hands over files undecoded.
-
-    Files (not the browser's in-memory canvas) are passed on as paths, so an unreadable upload
-    becomes a clear message from the preprocessing instead of an error inside Gradio.
-    """
-
-    data_model = SketchOrImage
-    is_template = True  # drawn by the browser as its parent, the ImageEditor
-
-    def preprocess(self, payload: SketchOrImage | None):
-        if payload is None or payload.id is not None:
-            return super().preprocess(payload)
-        file = payload.composite or payload.background
-        path = file.path if file is not None else payload.path
-        return {"background": None, "layers": [], "composite": path}
+PAGE_CSS = Path(__file__).resolve().parent / "mnist_cnn" / "pad" / "page.css"
+UPLOAD_ONLY = "**Upload the image with the request** (`handle_file`): a file on the server cannot be named."
 
 
 def build_demo(bundle: LoadedBundle) -> gr.Blocks:
     predictor = Predictor(bundle.model)
     view = BundleView(bundle)
 
-    def predict(sketch):
-        result = predictor(sketch)
-        if result.model_input is None:
-            return None, None, f"**{result.message}**"
-        return result.label_confidences(), to_uint8(result.model_input), result.status_markdown()
-
-    def show_probabilities(shown: list[int], event: gr.SelectData):
-        return view.probabilities_of(shown, event.index)
-
     with gr.Blocks(title="MNIST digit demo") as demo:
         gr.Markdown(
             "# ✍️ MNIST digit demo\n"
-            f"Draw a digit from 0 to 9. A {view.num_parameters:,}-parameter CNN reads it: "
-            f"{view.accuracy_text} on the 10,000 MNIST test images."
+            f"Draw a digit from 0 to 9: a {view.num_parameters:,}-parameter CNN reads it as you draw "
+            f"({view.accuracy_text} on the 10,000 MNIST test images).",
+            elem_id="intro",
         )
         if bundle.fallback_reason:
             gr.Markdown(f"⚠️ {bundle.fallback_reason}", elem_id="fallback-notice")
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        sketch = DigitSketchpad(
-                            label="Draw a digit here (mouse, pen or finger)",
-                            sources=(),
-                            canvas_size=(400, 400),
-                            height=480,
-                            fixed_canvas=True,
-                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                            layers=False,
-                            transforms=(),
-                            type="numpy",
-                            image_mode="RGBA",
-                            elem_id="sketchpad",
-                        )
-                        clear = gr.Button("Clear", elem_id="clear-button")
-                    with gr.Column(scale=2):
+                    with gr.Column(scale=3, min_width=300):
+                        pad = drawing_pad(elem_id="drawing-pad")
+                    with gr.Column(scale=2, min_width=300):
                         status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
                         label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
                         seen = gr.Image(
@@ -108,6 +55,9 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                             width=240,
                             elem_id="model-input",
                         )
+                # Not shown: the live answer on its way to the page, and the public API's image file.
+                live_answer = gr.JSON(visible=False)
+                api_image = gr.File(visible=False, file_types=["image"])
             with gr.Tab("Test samples", id="samples"):
                 first_set = view.random_indices()
                 with gr.Row():
@@ -145,11 +95,34 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
             with gr.Tab("Model", id="model"):
                 gr.Markdown(model_markdown(bundle))
 
-        predicting = sketch.change(predict, sketch, [label, seen, status], api_name="predict",
-                                   trigger_mode="always_last", show_progress="hidden")  # fmt: skip
-        # Cancel a prediction still in flight, so a stale answer never lands on the cleared canvas.
-        clear.click(lambda: (None, None, f"**{EMPTY_MESSAGE}**"), None, [label, seen, status], js=CLEAR_CANVAS_JS,
-                    cancels=[predicting], api_visibility="private")  # fmt: skip
+        def read_drawing(frame) -> dict:
+            """The live path: a frame from the pad, read into what the page shows (applied by APPLY_RESULT_JS)."""
+            try:
+                seq, image = read_frame(frame)
+            except SketchError as err:
+                return {"seq": -1, "label": {}, "image": None, "status": f"**{err}**"}
+            confidences, model_input, markdown = outputs(predictor(image))
+            label_data = label.postprocess(confidences)  # the top 3, as gr.Label shows them
+            return {
+                "seq": seq,
+                "label": label_data.model_dump() if label_data else {},
+                "image": None if model_input is None else {"url": png_data_url(model_input), "orig_name": "seen.png"},
+                "status": markdown,
+            }
+
+        def show_probabilities(shown: list[int], event: gr.SelectData):
+            return view.probabilities_of(shown, event.index)
+
+        def predict(path: str | None):
+            """The public API: one uploaded image file."""
+            if path is not None and not is_upload(path):
+                return None, None, UPLOAD_ONLY
+            return outputs(predictor(path))
+
+        live = pad.change(read_drawing, pad, live_answer, trigger_mode="always_last", show_progress="hidden",
+                          concurrency_id="model", api_visibility="private")  # fmt: skip
+        live.success(None, [live_answer, pad], [label, seen, status], js=APPLY_RESULT_JS, show_progress="hidden")
+        api_image.upload(predict, api_image, [label, seen, status], api_name="predict", concurrency_id="model")
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
         gallery.select(show_probabilities, shown, chosen, api_visibility="private")
@@ -157,6 +130,18 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
         gr.on(pair_changed, view.pair_montage, [true_digit, predicted_digit], [pair, pair_text],
               api_visibility="private")  # fmt: skip
     return demo
+
+
+def outputs(result: Prediction) -> tuple[dict[str, float] | None, object | None, str]:
+    """Label confidences, the 28x28 image the model saw (uint8) and the status line; None where empty."""
+    if result.model_input is None:
+        return None, None, f"**{result.message}**"
+    return result.label_confidences(), to_uint8(result.model_input), result.status_markdown()
+
+
+def is_upload(path: str) -> bool:
+    """Whether a file lies in Gradio's upload folder: the API reads only what the caller sent."""
+    return Path(path).resolve().is_relative_to(Path(gr.utils.get_upload_folder()).resolve())
 
 
 def main() -> None:
@@ -168,7 +153,8 @@ def main() -> None:
     parser.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args()
     demo = build_demo(load_model_source(args.model, args.revision))
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS)
+    # show_error: a refused request (a file that was not uploaded, a malformed payload) is told why
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css_paths=[PAGE_CSS], show_error=True)
 
 
 if __name__ == "__main__":

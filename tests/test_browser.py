@@ -1,33 +1,51 @@
-"""The app in a real browser: Playwright driving Debian's Chromium, headless, with mouse strokes."""
+"""The app in a real browser: Playwright driving Debian's Chromium, headless: mouse, touch, dark mode, embeds."""
 
 from __future__ import annotations
 
+import http.server
+import io
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import DIGIT_STROKES
+from conftest import DIGIT_STROKES, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless Chromium on a machine with no network beyond loopback: nothing in the background.
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+PAD = "#drawing-pad canvas"
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 
 
 @pytest.fixture(scope="module")
-def page(app_server, tmp_path_factory):
+def browser():
     assert Path(CHROMIUM).exists(), "Debian's chromium is required: scripts/test.sh installs it"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(app_server.url)
-        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+def open_app(browser, url: str, **context_options) -> Page:
+    page = browser.new_context(**({"viewport": {"width": 1280, "height": 900}} | context_options)).new_page()
+    page.goto(url)
+    page.wait_for_selector(PAD, timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_server):
+    page = open_app(browser, app_server.url)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture(scope="module")
@@ -38,18 +56,232 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
-def draw(page: Page, digit: int) -> None:
-    """Mouse strokes of ``digit`` (given on a 400x400 grid) over the middle of the visible canvas."""
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    side = 0.8 * (min(box["width"], box["height"]) - 60)
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    for stroke in DIGIT_STROKES[digit]:
-        points = [(cx + (x - 200) / 400 * side, cy + (y - 200) / 400 * side) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point, steps=12)
+def to_screen(box: dict, x: float, y: float) -> tuple[float, float]:
+    """A point given on the 400x400 stroke grid, on the pad as it is shown."""
+    return box["x"] + x / 400 * box["width"], box["y"] + y / 400 * box["height"]
+
+
+def draw_stroke(page: Page, stroke, scope=None, steps: int = 12, release: bool = True) -> None:
+    """One mouse stroke through the points of ``stroke`` (scope: the page, a <gradio-app> or an iframe)."""
+    box = (scope or page).locator(PAD).first.bounding_box()
+    page.mouse.move(*to_screen(box, *stroke[0]))
+    page.mouse.down()
+    for point in stroke[1:]:
+        page.mouse.move(*to_screen(box, *point), steps=steps)
+    if release:
         page.mouse.up()
+
+
+def draw(page: Page, digit: int, scope=None) -> None:
+    for stroke in DIGIT_STROKES[digit]:
+        draw_stroke(page, stroke, scope)
+
+
+def top_label(scope) -> str:
+    lines = [line.strip() for line in scope.locator("#prediction").inner_text().splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else ""
+
+
+def settled_top_label(scope, expected: str, timeout_s: float = 20) -> str:
+    """The label's top class once it shows ``expected`` (or whatever it shows when time runs out)."""
+    deadline = time.monotonic() + timeout_s
+    while (label := top_label(scope)) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return label
+
+
+def expect_empty(scope) -> None:
+    expect(scope.locator("#status")).to_contain_text("Draw a digit", timeout=10_000)
+    assert settled_top_label(scope, "") == ""
+    expect(scope.locator("#model-input img")).to_have_count(0)
+
+
+def count_updates(page: Page) -> None:
+    """Count the answers that reach the page: each one shows a new 28x28 view."""
+    page.evaluate("""() => {
+        window.answers = 0;
+        let last = null;
+        new MutationObserver(() => {
+            const src = document.querySelector('#model-input img')?.src ?? null;
+            if (src && src !== last) { window.answers++; last = src; }
+        }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
+    }""")
+
+
+def test_draw_digits_at_once_with_the_mouse(page, shots):
+    expect(page.locator("#status")).to_contain_text("Draw a digit")
+    expect(page.get_by_text("Draw a digit here")).to_be_visible()  # the pad's own hint
+    for digit in (0, 1, 4, 7):  # no tool to pick: the first stroke draws
+        draw(page, digit)
+        expect(page.locator("#status")).to_contain_text(f"{digit} (", timeout=20_000)
+        assert settled_top_label(page, str(digit)) == str(digit)
+        expect(page.locator("#model-input img")).to_be_visible()
+        if digit == 7:
+            page.screenshot(path=str(shots / "draw.png"))
+        page.locator("#clear-button").click()
+        expect_empty(page)
+
+
+def test_label_updates_while_the_pen_moves(page):
+    count_updates(page)
+    zero = DIGIT_STROKES[0][0]
+    box = page.locator(PAD).bounding_box()
+    page.mouse.move(*to_screen(box, *zero[0]))
+    page.mouse.down()
+    started = time.monotonic()
+    for a, b in zip(zero, zero[1:], strict=False):  # a two-second stroke
+        for t in np.linspace(0, 1, 13)[1:]:
+            page.mouse.move(*to_screen(box, a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
+            page.wait_for_timeout(20)
+    elapsed = time.monotonic() - started
+    before_release = page.evaluate("window.answers")
+    page.mouse.up()
+    assert before_release >= 5, f"{before_release} answers in a {elapsed:.1f} s stroke before the button was released"
+    assert settled_top_label(page, "0") == "0"
+
+
+def test_undo_clear_and_shortcuts(page):
+    first, second = DIGIT_STROKES[4]
+    draw_stroke(page, first)
+    expect(page.locator("#model-input img")).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(500)
+    after_one_stroke = page.locator("#status").inner_text()
+    assert not after_one_stroke.startswith("4 ")  # one stroke of a 4 is not yet a 4
+    draw_stroke(page, second)
+    assert settled_top_label(page, "4") == "4"
+    page.locator("#undo-button").click()
+    expect(page.locator("#status")).to_have_text(after_one_stroke, timeout=10_000)
+    page.locator("#clear-button").click()
+    expect_empty(page)
+
+    # Shortcuts, with the focus on a button that was just clicked: Ctrl+Z undoes, Escape clears.
+    draw(page, 4)
+    assert settled_top_label(page, "4") == "4"
+    page.keyboard.press("Control+z")
+    expect(page.locator("#status")).to_have_text(after_one_stroke, timeout=10_000)
+    page.keyboard.press("Escape")
+    expect_empty(page)
+    draw(page, 7)
+    assert settled_top_label(page, "7") == "7"
+    page.keyboard.press("Meta+z")
+    expect_empty(page)
+
+    # Not while typing in a text field.
+    draw(page, 1)
+    assert settled_top_label(page, "1") == "1"
+    page.evaluate("() => { const f = document.createElement('input'); f.id = 'notes'; document.body.prepend(f); }")
+    page.locator("#notes").focus()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+z")
+    page.wait_for_timeout(500)
+    assert top_label(page) == "1"
+
+
+def test_clear_during_a_stroke_leaves_nothing_behind(page):
+    """Answers still on their way when Clear is pressed never land after it."""
+    landed_after_clear = []
+    for _ in range(5):
+        draw_stroke(page, DIGIT_STROKES[7][0], steps=4)
+        page.evaluate("""() => {
+            window.afterClear = [];
+            document.querySelector('#clear-button').click();
+            new MutationObserver(() => {
+                if (document.querySelector('#model-input img')) window.afterClear.push('image');
+            }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
+        }""")
+        expect_empty(page)
+        page.wait_for_timeout(300)
+        landed_after_clear += page.evaluate("window.afterClear")
+    assert landed_after_clear == []
+
+
+def touch_stroke(page: Page, cdp, stroke, steps: int = 15) -> None:
+    box = page.locator(PAD).bounding_box()
+
+    def send(kind: str, x: float = 0, y: float = 0) -> None:
+        points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    send("touchStart", *to_screen(box, *stroke[0]))
+    for a, b in zip(stroke, stroke[1:], strict=False):
+        for t in np.linspace(0, 1, steps + 1)[1:]:
+            send("touchMove", *to_screen(box, a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
+            page.wait_for_timeout(16)
+    send("touchEnd")
+
+
+def test_touch_on_a_phone(browser, app_server, shots):
+    page = open_app(browser, app_server.url, **PHONE)
+    try:
+        pad = page.locator(PAD).bounding_box()
+        assert pad["width"] >= 280 and abs(pad["width"] - pad["height"]) < 1  # fills a phone's width, square
+        cdp = page.context.new_cdp_session(page)
+        scroll_before = page.evaluate("window.scrollY")
+        for stroke in DIGIT_STROKES[7]:
+            touch_stroke(page, cdp, stroke)
+        assert page.evaluate("window.scrollY") == scroll_before  # the finger drew; the page did not scroll
+        assert settled_top_label(page, "7") == "7"
+        # The pad and the top prediction share the screen: no scrolling needed to see the answer.
+        pad = page.locator(PAD).bounding_box()
+        label = page.locator("#prediction").bounding_box()
+        assert pad["y"] >= 0 and pad["y"] + pad["height"] <= 844
+        assert label["y"] + 100 <= 844, label  # the label's header and its top class
+        page.screenshot(path=str(shots / "phone.png"))
+    finally:
+        page.context.close()
+
+
+def test_dark_mode_ink_is_visible(browser, app_server, shots):
+    page = open_app(browser, app_server.url + "?__theme=dark")
+    try:
+        draw(page, 7)
+        assert settled_top_label(page, "7") == "7"
+        page.screenshot(path=str(shots / "dark.png"))
+        pixels = np.asarray(Image.open(io.BytesIO(page.locator(PAD).screenshot())).convert("L"), dtype=float)
+        board = np.median(pixels)
+        ink = np.percentile(pixels, 99) if board < 128 else np.percentile(pixels, 1)
+        assert board < 80, f"the board is not dark in dark mode (median grey {board})"
+        assert abs(ink - board) > 150, f"ink {ink} hardly differs from the board {board}"
+    finally:
+        page.context.close()
+
+
+def frontend_bundle() -> str:
+    """The hashed file name of Gradio's frontend entry, as the package's gradio.js imports it."""
+    import gradio
+
+    text = (Path(gradio.__file__).parent / "templates" / "frontend" / "gradio.js").read_text()
+    return text.split('"./')[1].split('"')[0]
+
+
+@pytest.fixture
+def embedding_page(app_server, tmp_path):
+    """A blog-like page on another local origin with the app twice: a <gradio-app> element and an iframe."""
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>A blog post</title>
+<script type="module" src="{app_server.url}{frontend_bundle()}"></script></head>
+<body><h1>A blog post with a digit demo</h1><p>Draw in either.</p>
+<gradio-app src="{app_server.url}"></gradio-app>
+<iframe id="embedded" src="{app_server.url}" width="100%" height="900" style="border: 0"></iframe>
+</body></html>"""
+    (tmp_path / "index.html").write_text(html)
+    handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()
+
+
+def test_drawing_works_when_embedded(browser, embedding_page):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        page.goto(embedding_page)
+        for scope in (page.locator("gradio-app"), page.frame_locator("#embedded")):
+            scope.locator(PAD).wait_for(timeout=60_000)
+            scope.locator(PAD).scroll_into_view_if_needed()
+            draw(page, 4, scope)
+            assert settled_top_label(scope, "4") == "4"
+    finally:
+        page.context.close()
 
 
 def wait_for_images(page: Page, selector: str) -> None:
@@ -58,35 +290,6 @@ def wait_for_images(page: Page, selector: str) -> None:
         f"() => [...document.querySelectorAll('{selector} img')].every(img => img.complete && img.naturalWidth > 0)",
         timeout=20_000,
     )
-
-
-def top_label(page: Page) -> str:
-    lines = [line.strip() for line in page.locator("#prediction").inner_text().splitlines() if line.strip()]
-    return lines[1] if len(lines) > 1 else ""
-
-
-def settled_top_label(page: Page, expected: str, timeout_s: float = 20) -> str:
-    """The label's top class once it shows ``expected`` (or whatever it shows when time runs out)."""
-    deadline = time.monotonic() + timeout_s
-    while (label := top_label(page)) != expected and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    return label
-
-
-def test_draw_digits_and_clear(page, shots):
-    expect(page.locator("#status")).to_contain_text("Draw a digit")
-    page.get_by_role("button", name="Brush").click()
-    for digit in (7, 1, 4, 0):
-        draw(page, digit)
-        expect(page.locator("#status")).to_contain_text(f"{digit} (", timeout=20_000)
-        assert settled_top_label(page, str(digit)) == str(digit)
-        expect(page.locator("#model-input img")).to_be_visible()
-        if digit == 7:
-            page.screenshot(path=str(shots / "draw.png"))
-        page.locator("#clear-button").click()
-        expect(page.locator("#status")).to_contain_text("Draw a digit", timeout=10_000)
-        assert settled_top_label(page, "") == ""
-        expect(page.locator("#model-input img")).to_have_count(0)
 
 
 def test_gallery_tab(page, shots):

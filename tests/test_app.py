@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import urllib.request
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
-from PIL import Image
+from gradio_client.exceptions import AppError
+from PIL import Image, ImageOps
 
 from conftest import RunningApp, draw_digit
 
@@ -14,10 +16,6 @@ from conftest import RunningApp, draw_digit
 @pytest.fixture(scope="module")
 def client(app_server):
     return Client(app_server.url, verbose=False)
-
-
-def sketch_value(path) -> dict:
-    return {"background": None, "layers": [], "composite": handle_file(str(path)) if path else None}
 
 
 def top_label(result) -> str | None:
@@ -30,7 +28,7 @@ def top_label(result) -> str | None:
 def test_predicts_canvas_drawings(client, tmp_path, digit, transparent):
     path = tmp_path / f"{digit}.png"
     draw_digit(digit, transparent=transparent).save(path)
-    result = client.predict(sketch_value(path), api_name="/predict")
+    result = client.predict(handle_file(str(path)), api_name="/predict")
     assert top_label(result) == str(digit), result
     confidences = result[0]["confidences"]
     assert len(confidences) == 3 and confidences[0]["confidence"] >= 0.5
@@ -38,16 +36,24 @@ def test_predicts_canvas_drawings(client, tmp_path, digit, transparent):
     assert Image.open(result[1]).size == (28, 28)  # what the model sees
 
 
-def test_any_image_through_handle_file(client, tmp_path):
-    path = tmp_path / "seven.jpg"
-    draw_digit(7, transparent=False).convert("RGB").save(path, quality=70)
-    assert top_label(client.predict(handle_file(str(path)), api_name="/predict")) == "7"
+def test_jpeg_coloured_ink_and_mnist_style_images(client, tmp_path):
+    jpeg = tmp_path / "seven.jpg"
+    draw_digit(7, transparent=False).convert("RGB").save(jpeg, quality=70)
+    assert top_label(client.predict(handle_file(str(jpeg)), api_name="/predict")) == "7"
+    blue = tmp_path / "blue-four.png"
+    drawing = np.asarray(draw_digit(4, size=300, transparent=False).convert("RGB")).copy()
+    drawing[(drawing < 128).all(axis=2)] = (30, 60, 200)  # blue ink on white
+    Image.fromarray(drawing).save(blue)
+    assert top_label(client.predict(handle_file(str(blue)), api_name="/predict")) == "4"
+    mnist_style = tmp_path / "mnist-style-one.png"
+    ImageOps.invert(draw_digit(1, size=112, transparent=False).convert("L")).save(mnist_style)  # white on black
+    assert top_label(client.predict(handle_file(str(mnist_style)), api_name="/predict")) == "1"
 
 
-def test_blank_canvas_and_no_composite(client, tmp_path):
+def test_blank_image_and_no_file(client, tmp_path):
     path = tmp_path / "blank.png"
     Image.new("RGBA", (400, 400), (0, 0, 0, 0)).save(path)
-    for value in (sketch_value(path), sketch_value(None)):
+    for value in (handle_file(str(path)), None):
         result = client.predict(value, api_name="/predict")
         assert not result[0] or not result[0].get("confidences")
         assert result[1] is None and "Draw a digit" in result[2]
@@ -56,17 +62,21 @@ def test_blank_canvas_and_no_composite(client, tmp_path):
 def test_huge_image(client, tmp_path):
     path = tmp_path / "huge.png"
     draw_digit(1, size=4000).save(path)
-    assert top_label(client.predict(sketch_value(path), api_name="/predict")) == "1"
+    assert top_label(client.predict(handle_file(str(path)), api_name="/predict")) == "1"
 
 
 def test_non_image_file_gets_a_message_and_the_server_keeps_serving(client, tmp_path):
-    path = tmp_path / "notes.txt"
-    path.write_text("this is not an image")
-    result = client.predict(handle_file(str(path)), api_name="/predict")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("this is not an image")
+    with pytest.raises(AppError, match="Invalid file type"):  # refused by its extension
+        client.predict(handle_file(str(notes)), api_name="/predict")
+    fake = tmp_path / "fake.png"
+    fake.write_text("this is not an image either")
+    result = client.predict(handle_file(str(fake)), api_name="/predict")  # read, and found unreadable
     assert "Not a readable image" in result[2] and not result[0]
     good = tmp_path / "one.png"
     draw_digit(1).save(good)
-    assert top_label(client.predict(sketch_value(good), api_name="/predict")) == "1"
+    assert top_label(client.predict(handle_file(str(good)), api_name="/predict")) == "1"
 
 
 def test_api_lists_only_predict(client):
@@ -82,7 +92,7 @@ def test_app_starts_with_the_hub_unreachable(tmp_path):
         assert "Using the model shipped with the app" in config
         path = tmp_path / "four.png"
         draw_digit(4).save(path)
-        assert top_label(Client(app.url, verbose=False).predict(sketch_value(path), api_name="/predict")) == "4"
+        assert top_label(Client(app.url, verbose=False).predict(handle_file(str(path)), api_name="/predict")) == "4"
     finally:
         app.stop()
     assert "Could not load alice/mnist-cnn" in "".join(app.output)

@@ -1,0 +1,163 @@
+"""The HTTP API as a hostile caller sees it: raw requests, no gradio_client. No request may name a server file."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import uuid
+
+import httpx
+import pytest
+from PIL import Image
+
+from conftest import draw_digit
+
+FILE_META = {"_type": "gradio.FileData"}
+
+
+def events(response: httpx.Response) -> list[tuple[str, object]]:
+    """The (event, data) pairs of a server-sent event stream."""
+    found, kind = [], None
+    for line in response.text.splitlines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            found.append((kind, json.loads(line.split(":", 1)[1])))
+    return found
+
+
+def call_predict(base: str, payload) -> tuple[str, object]:
+    """POST /gradio_api/call/predict, then read its event stream: ("complete", outputs) or ("error", message)."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        posted = http.post("gradio_api/call/predict", json={"data": [payload]})
+        if posted.status_code != 200:
+            return "rejected", posted.text
+        stream = http.get(f"gradio_api/call/predict/{posted.json()['event_id']}")
+    kind, data = events(stream)[-1]
+    return kind, data.get("error") if isinstance(data, dict) else data
+
+
+def upload(base: str, image: Image.Image) -> dict:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    files = {"files": ("digit.png", buffer.getvalue(), "image/png")}
+    [path] = httpx.post(f"{base}gradio_api/upload", files=files, timeout=60).json()
+    return {"path": path, "orig_name": "digit.png", "meta": FILE_META}
+
+
+@pytest.fixture(scope="module")
+def secret(tmp_path_factory):
+    """A file on the server, outside the upload folder, that looks like a digit: reading it would answer 7."""
+    path = tmp_path_factory.mktemp("server-files") / "private.png"
+    draw_digit(7, transparent=False).save(path)
+    return path
+
+
+def hostile_payloads(secret) -> dict[str, object]:
+    upload_folder = "/tmp/gradio"  # Gradio's default (GRADIO_TEMP_DIR is not set for the test app)
+    return {
+        "absolute path": {"path": str(secret), "meta": FILE_META},
+        "absolute path, no meta": {"path": str(secret)},
+        "bare string": str(secret),
+        "../ out of the upload folder": {"path": f"{upload_folder}/../..{secret}", "meta": FILE_META},
+        "relative ../ path": {"path": f"../../../../../../..{secret}", "meta": FILE_META},
+        "file:// URL as path": {"path": f"file://{secret}", "meta": FILE_META},
+        "file:// URL as url": {"path": "digit.png", "url": f"file://{secret}", "meta": FILE_META},
+        "loopback URL (SSRF)": {"path": "http://127.0.0.1:9/digit.png", "meta": FILE_META},
+        "wrong type": 12345,
+        "nested list": [[{"path": str(secret), "meta": FILE_META}]],
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["absolute path", "absolute path, no meta", "bare string", "../ out of the upload folder", "relative ../ path",
+     "file:// URL as path", "file:// URL as url", "loopback URL (SSRF)", "wrong type", "nested list"],
+)  # fmt: skip
+def test_predict_never_opens_a_file_it_was_not_sent(app_server, secret, case):
+    kind, data = call_predict(app_server.url, hostile_payloads(secret)[case])
+    assert kind in ("error", "rejected"), f"{case}: the server answered {data}"
+    assert isinstance(data, str) and len(data) > 10, f"{case}: no message saying why ({data!r})"
+    assert "Traceback" not in data
+    # and the server keeps serving
+    kind, outputs = call_predict(app_server.url, upload(app_server.url, draw_digit(1, transparent=False)))
+    assert kind == "complete" and outputs[0]["label"] == "1"
+
+
+def test_predict_over_raw_http_with_an_upload(app_server):
+    kind, outputs = call_predict(app_server.url, upload(app_server.url, draw_digit(4)))
+    assert kind == "complete"
+    label, model_input, status = outputs
+    assert label["label"] == "4" and len(label["confidences"]) == 3
+    assert model_input["url"] and "**4**" in status
+
+
+# --- the pad's private event, called directly ------------------------------------------------------
+
+
+def pad_event(base: str) -> tuple[int, int]:
+    """(fn_index, pad component id) of the pad's change event, from the app's config."""
+    config = httpx.get(f"{base}config", timeout=30).json()
+    pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
+    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
+    return fn_index, pad_id
+
+
+def send_frame(base: str, frame) -> tuple[str, object]:
+    """Join the queue with one pad frame, as the page does, and read the outcome."""
+    fn_index, pad_id = pad_event(base)
+    session = uuid.uuid4().hex
+    with httpx.Client(base_url=base, timeout=60) as http:
+        joined = http.post("gradio_api/queue/join", json={"data": [frame], "fn_index": fn_index,
+                           "session_hash": session, "trigger_id": pad_id, "event_data": None})  # fmt: skip
+        if joined.status_code != 200:
+            return "rejected", joined.text
+        stream = http.get("gradio_api/queue/data", params={"session_hash": session})
+    for _event, message in events(stream):
+        if isinstance(message, dict) and message.get("msg") == "process_completed":
+            output = message.get("output") or {}
+            if message.get("success"):
+                return "complete", output["data"][0]
+            return "error", output.get("error")
+    return "none", None
+
+
+def png_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_pad_frames_are_read(app_server):
+    kind, answer = send_frame(app_server.url, {"image": png_url(draw_digit(7)), "seq": 3, "floor": 0})
+    assert kind == "complete" and answer["seq"] == 3
+    assert answer["label"]["label"] == "7" and answer["image"]["url"].startswith("data:image/png;base64,")
+    kind, answer = send_frame(app_server.url, {"image": None, "seq": 4, "floor": 4})
+    assert kind == "complete" and answer["label"] == {} and "Draw a digit" in answer["status"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["path", "file URL", "FileData", "not a dict", "no seq", "jpeg", "bad base64", "huge dimensions"],
+)
+def test_hostile_pad_frames_get_a_message(app_server, secret, case):
+    bomb = Image.new("L", (10_000, 10_000), 255)  # a few KB as PNG, 100 megapixels decoded
+    frame = {
+        "path": {"image": str(secret), "seq": 1},
+        "file URL": {"image": f"file://{secret}", "seq": 1},
+        "FileData": {"image": {"path": str(secret), "meta": FILE_META}, "seq": 1},
+        "not a dict": "hello",
+        "no seq": {"image": png_url(draw_digit(7))},
+        "jpeg": {"image": "data:image/jpeg;base64,/9j/4AAQ", "seq": 1},
+        "bad base64": {"image": "data:image/png;base64,@@@@", "seq": 1},
+        "huge dimensions": {"image": png_url(bomb), "seq": 1},
+    }[case]
+    kind, answer = send_frame(app_server.url, frame)
+    if kind == "complete":  # read by the app: a message and nothing else
+        assert answer["label"] == {} and answer["image"] is None and answer["seq"] == -1
+        assert any(word in answer["status"] for word in ("Not a drawing", "could not be read", "too large"))
+    else:  # refused by Gradio before the app saw it (a file reference that was not uploaded)
+        assert kind == "error" and "not uploaded" in str(answer)
+    kind, answer = send_frame(app_server.url, {"image": png_url(draw_digit(1)), "seq": 2})
+    assert kind == "complete" and answer["label"]["label"] == "1"

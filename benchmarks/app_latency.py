@@ -36,13 +36,13 @@ def in_process(n: int) -> None:
 
     torch.set_num_threads(1)  # as in app.py
     predictor = Predictor(load_model_source().model)
-    canvases = [np.asarray(draw_digit(d)) for d in DIGIT_STROKES]  # 400x400 RGBA, as the Sketchpad sends
+    canvases = [draw_digit(d) for d in DIGIT_STROKES]  # 400x400 RGBA, as the pad sends
     for canvas in canvases * 5:  # warm-up
-        predictor({"composite": canvas})
+        predictor(canvas)
     times = []
     for i in range(n):
         start = time.perf_counter()
-        predictor({"composite": canvases[i % len(canvases)]})
+        predictor(canvases[i % len(canvases)])
         times.append(time.perf_counter() - start)
     ms = [1000 * t for t in times]
     p50, p90, p99 = (percentile(ms, q) for q in (50, 90, 99))
@@ -74,9 +74,8 @@ def api(n: int, files: list[str]) -> None:
         times: dict[str, list[float]] = {"app": [], "echo": []}
         for i in range(n + 5):
             for name, client in clients.items():  # interleaved, so both see the same machine
-                value = {"background": None, "layers": [], "composite": handle_file(files[i % len(files)])}
                 start_time = time.perf_counter()
-                client.predict(value, api_name="/predict")
+                client.predict(handle_file(files[i % len(files)]), api_name="/predict")
                 if i >= 5:
                     times[name].append(1000 * (time.perf_counter() - start_time))
         p50 = {name: statistics.median(ms) for name, ms in times.items()}
@@ -97,8 +96,7 @@ def cold_start(files: list[str], runs: int) -> None:
         port = free_port()
         process, started = start(["app.py"], port)
         try:
-            value = {"background": None, "layers": [], "composite": handle_file(files[0])}
-            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(value, api_name="/predict")
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(files[0]), api_name="/predict")
             results.append(time.perf_counter() - started)
         finally:
             process.terminate()

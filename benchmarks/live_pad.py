@@ -13,12 +13,9 @@
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -28,12 +25,14 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import DIGIT_STROKES, draw_digit, free_port  # noqa: E402
+from app_latency import start  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, free_port, pad_event  # noqa: E402
+from mnist_cnn.pad import png_data_url  # noqa: E402
+
 WATCH_ANSWERS = """() => {
     window.arrivals = [];
     window.upAt = null;
@@ -46,23 +45,12 @@ WATCH_ANSWERS = """() => {
 }"""
 
 
-def start(script: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("MODEL_REPO", None)
-    process = subprocess.Popen([sys.executable, script, "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    for line in process.stdout:
-        if "Running on local URL" in line:
-            return process
-    raise RuntimeError(f"{script} did not start")
-
-
 def browser_strokes(url: str, strokes: int) -> None:
     from playwright.sync_api import sync_playwright
 
     rates, finals = [], []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.wait_for_selector("#drawing-pad canvas", timeout=60_000)
@@ -108,20 +96,14 @@ def cpu_seconds(pid: int) -> float:
 
 def frames(n: int) -> list[dict]:
     """Pad frames as the page sends them: 400x400 PNG data URLs of digits drawn with growing ink."""
-    images = []
-    for digit in DIGIT_STROKES:
-        buffer = io.BytesIO()
-        draw_digit(digit, width=24).save(buffer, format="PNG")
-        images.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+    images = [png_data_url(draw_digit(digit, width=24)) for digit in DIGIT_STROKES]
     return [{"image": images[i % len(images)], "seq": i + 1, "floor": 0} for i in range(n)]
 
 
 def server_cpu(url: str, pid: int, sent: list[dict]) -> tuple[float, float]:
     """CPU seconds of the server per frame, and the median round trip in ms, sending frames one at a time."""
+    fn_index, pad_id = pad_event(url)
     with httpx.Client(base_url=url, timeout=60) as http:
-        config = http.get("config").json()
-        pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
-        fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
         session = uuid.uuid4().hex
         round_trips = []
 
@@ -150,7 +132,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames sent to each server for the CPU figure")
     args = parser.parse_args()
     app_port, echo_port = free_port(), free_port()
-    app, echo = start("app.py", app_port), start("benchmarks/echo_app.py", echo_port)
+    (app, _), (echo, _) = start(["app.py"], app_port), start(["benchmarks/echo_app.py"], echo_port)
     try:
         browser_strokes(f"http://127.0.0.1:{app_port}/", args.strokes)
         sent = frames(args.frames)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
 import sys
 from pathlib import Path
@@ -11,6 +12,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+# Debian's Chromium, headless, on a machine with no network beyond loopback: nothing in the background.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
@@ -116,6 +122,16 @@ def app_server():
     app = RunningApp({"HF_HUB_OFFLINE": "1"})
     yield app
     app.stop()
+
+
+def pad_event(base_url: str) -> tuple[int, int]:
+    """(fn_index, component id) of the drawing pad's change event, read from a running app's config."""
+    import httpx
+
+    config = httpx.get(f"{base_url}config", timeout=30).json()
+    pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
+    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
+    return fn_index, pad_id
 
 
 def draw_digit(digit: int, size: int = 400, transparent: bool = True, width: int = 26):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import uuid
@@ -11,7 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import draw_digit
+from conftest import draw_digit, pad_event
+from mnist_cnn.pad import png_data_url as png_url
 
 FILE_META = {"_type": "gradio.FileData"}
 
@@ -96,14 +96,6 @@ def test_predict_over_raw_http_with_an_upload(app_server):
 # --- the pad's private event, called directly ------------------------------------------------------
 
 
-def pad_event(base: str) -> tuple[int, int]:
-    """(fn_index, pad component id) of the pad's change event, from the app's config."""
-    config = httpx.get(f"{base}config", timeout=30).json()
-    pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
-    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
-    return fn_index, pad_id
-
-
 def send_frame(base: str, frame) -> tuple[str, object]:
     """Join the queue with one pad frame, as the page does, and read the outcome."""
     fn_index, pad_id = pad_event(base)
@@ -121,12 +113,6 @@ def send_frame(base: str, frame) -> tuple[str, object]:
                 return "complete", output["data"][0]
             return "error", output.get("error")
     return "none", None
-
-
-def png_url(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def test_pad_frames_are_read(app_server):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import io
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -15,12 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import DIGIT_STROKES, free_port
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, free_port
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless Chromium on a machine with no network beyond loopback: nothing in the background.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 PAD = "#drawing-pad canvas"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
 

@@ -61,8 +61,8 @@ def read_frame(value: Any) -> tuple[int, Image.Image | None]:
         raise SketchError("The drawing could not be read as a PNG image.") from err
 
 
-def png_data_url(image: np.ndarray) -> str:
-    """A small uint8 image as a PNG data URL: the page shows it without a file being written."""
+def png_data_url(image: np.ndarray | Image.Image) -> str:
+    """An image (PIL, or a uint8 array) as a PNG data URL: the page shows it without a file being written."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, format="PNG")
     return PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -27,7 +27,7 @@ UPLOAD_ONLY = "**Upload the image with the request** (`handle_file`): a file on 
 
 
 def build_demo(bundle: LoadedBundle) -> gr.Blocks:
-    predictor = Predictor(bundle.model)
+    predictor = Predictor.from_bundle(bundle)
     view = BundleView(bundle)
 
     with gr.Blocks(title="MNIST digit demo") as demo:

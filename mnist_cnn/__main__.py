@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"Pushed {args.bundle_dir} to {url}")
     elif args.command == "predict":
-        predictor = Predictor(load_model_source(args.model, args.revision).model)
+        predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
         for path in args.images:
             result = predictor(path)
             line = {"path": path, "digit": result.digit, "confidence": round(result.confidence, 6),

@@ -31,9 +31,18 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
-PLOT_FILES = ("loss_curves.png", "confusion_matrix.png", "predictions.png", "misclassified.png", "samples.png")
+CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
+PLOT_FILES = (
+    "loss_curves.png",
+    "confusion_matrix.png",
+    "reliability.png",
+    "predictions.png",
+    "misclassified.png",
+    "samples.png",
+)
 LR_SWEEP_PLOT = "lr_sweep.png"
-REQUIRED_FILES = (WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES)
+REQUIRED_FILES = (WEIGHTS_FILE, CONFIG_FILE, CALIBRATION_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE)
+REQUIRED_FILES += PLOT_FILES
 MODEL_ARGUMENTS = ("channels", "dropout", "num_classes")
 SHIPPED_BUNDLE = Path(__file__).resolve().parent / "pretrained"  # the model that ships with the app
 
@@ -89,6 +98,18 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+def read_calibration(path: Path) -> dict[str, float]:
+    """``calibration.json``: a positive ``temperature`` and an ``abstain_below`` in [0, 1]."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    temperature, abstain_below = data.get("temperature", 1.0), data.get("abstain_below", 0.5)
+    valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (temperature, abstain_below))
+    if not (valid and temperature > 0 and 0 <= abstain_below <= 1):
+        raise ValueError(f"temperature must be > 0 and abstain_below in [0, 1], got {temperature!r}, {abstain_below!r}")
+    return {**data, "temperature": float(temperature), "abstain_below": float(abstain_below)}
+
+
 def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:
     save_file({name: tensor.contiguous() for name, tensor in pack.items()}, str(path))
 
@@ -112,6 +133,7 @@ class LoadedBundle:
     history: dict[str, list[float]] | None = None
     samples: dict[str, torch.Tensor] | None = None
     card: str | None = None
+    calibration: dict[str, float] | None = None
     fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
 
 
@@ -151,4 +173,5 @@ def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
         history=optional(HISTORY_FILE, read_json),
         samples=optional(SAMPLES_FILE, load_sample_pack),
         card=optional(CARD_FILE, Path.read_text),
+        calibration=optional(CALIBRATION_FILE, read_calibration),
     )

@@ -25,6 +25,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import validate_repo_id
 
 from .bundle import (
+    CALIBRATION_FILE,
     CARD_FILE,
     CONFIG_FILE,
     HISTORY_FILE,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MODEL_REPO_ENV = "MODEL_REPO"
 MODEL_REVISION_ENV = "MODEL_REVISION"
-OPTIONAL_FILES = (METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
+OPTIONAL_FILES = (CALIBRATION_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
 
 
 class HubPushError(RuntimeError):

@@ -1,0 +1,83 @@
+"""How the model reads real handwriting that is not MNIST, through the app's own path.
+
+    .venv/bin/python benchmarks/pen_dev.py [--model FOLDER_OR_REPO] [--dev ../shared/data/pen-dev]
+
+Prints, for ``pen_digits/``: accuracy (an abstention counts as wrong), abstentions and the expected
+calibration error (15 bins) of the confidence shown; for ``pen_letters/``: how often a digit is
+named; and the MNIST test set's accuracy and ECE when the MNIST files are at hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mnist_cnn.devsets import expected_calibration_error, measure_folder  # noqa: E402
+from mnist_cnn.hub import load_model_source  # noqa: E402
+from mnist_cnn.predict import Predictor  # noqa: E402
+
+GOALS = "goals: pen_digits >= 98% right, pen_letters <= 15% named a digit, ECE <= 2 points"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="bundle folder or Hub repo (default: the shipped model)")
+    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "pen-dev")
+    parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="MNIST files, for the test set")
+    parser.add_argument("--mistakes", type=int, default=12, help="most common (true -> read) mistakes to list")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    bundle = load_model_source(args.model)
+    predictor = Predictor.from_bundle(bundle)
+    print(f"model: {bundle.source}  (temperature {predictor.temperature:g}, abstain below "
+          f"{predictor.abstain_below:g})")  # fmt: skip
+
+    start = time.perf_counter()
+    digits = measure_folder(predictor, args.dev / "pen_digits")
+    letters = measure_folder(predictor, args.dev / "pen_letters")
+    took = time.perf_counter() - start
+    n = len(digits.labels) + len(letters.labels)
+    print(f"\npen_digits  ({len(digits.labels)} files): {100 * digits.accuracy:.1f}% right, "
+          f"{100 * digits.abstained:.1f}% abstained, ECE {100 * digits.ece:.2f} points, "
+          f"mean confidence {100 * digits.confidence.mean():.1f}% "
+          f"where the top digit is right {100 * digits.top_correct.mean():.1f}%")
+    print(f"pen_letters ({len(letters.labels)} files): a digit named for {100 * letters.named_a_digit:.1f}%")
+    print(f"({n} files in {took:.1f} s, {1000 * took / n:.2f} ms each)")
+
+    answers = zip(digits.labels, digits.digits, strict=True)
+    mistakes = collections.Counter(f"{label}->{'?' if d is None else d}" for label, d in answers if str(d) != label)
+    print("\ncommonest pen_digits mistakes (true->answer, ? = abstained):",
+          ", ".join(f"{k} x{v}" for k, v in mistakes.most_common(args.mistakes)))  # fmt: skip
+    named = collections.Counter(label for label, d in zip(letters.labels, letters.digits, strict=True) if d is not None)
+    total = collections.Counter(letters.labels)
+    print("letters named a digit most often:",
+          ", ".join(f"{k} {named[k]}/{total[k]}" for k, _ in named.most_common(args.mistakes)))  # fmt: skip
+
+    if args.data_dir:
+        from mnist_cnn.data import load_mnist
+        from mnist_cnn.training import predict_logits
+
+        data = load_mnist(ROOT / "data", args.data_dir)
+        probs = predictor.calibrated(predict_logits(bundle.model, data.test_images)).numpy()
+        top = probs[:, :10].argmax(1)
+        correct = top == data.test_labels.numpy()
+        ece = expected_calibration_error(probs[np.arange(len(top)), top], correct)
+        named_digit = probs[np.arange(len(top)), top] >= predictor.abstain_below
+        print(f"\nMNIST test ({len(top)}): {100 * correct.mean():.2f}% top-1, ECE {100 * ece:.2f} points, "
+              f"{100 * (1 - named_digit.mean()):.2f}% would abstain")
+    print(f"\n{GOALS}")
+
+
+if __name__ == "__main__":
+    main()

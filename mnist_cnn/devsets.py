@@ -1,0 +1,96 @@
+"""Measure the model on labelled folders of real drawings (such as ``../shared/data/pen-dev``).
+
+File names end in ``_<label>.png``: a digit for digit sets, a letter for the "not a digit" sets.
+These folders are for measuring and choosing thresholds only, never for training.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .predict import Predictor
+
+LABEL_IN_NAME = re.compile(r"_([0-9A-Za-z])\.png$")
+ECE_BINS = 15
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE with equal-width confidence bins: the mean |accuracy - confidence| gap, weighted by bin size."""
+    confidence, correct = np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64)
+    if confidence.size == 0:
+        return 0.0
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # (0, 1/bins] is bin 0
+    gap = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            gap += members.sum() * abs(correct[members].mean() - confidence[members].mean())
+    return float(gap / confidence.size)
+
+
+def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, float]]:
+    """Per non-empty bin: its range, mean confidence, accuracy and count (for the reliability diagram)."""
+    confidence, correct = np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            rows.append(dict(low=b / bins, high=(b + 1) / bins, confidence=float(confidence[members].mean()),
+                             accuracy=float(correct[members].mean()), count=int(members.sum())))  # fmt: skip
+    return rows
+
+
+def labelled_files(folder: Path) -> list[tuple[Path, str]]:
+    """``(path, label)`` for every ``*_<label>.png`` in ``folder``, sorted by name."""
+    files = [(path, m.group(1)) for path in sorted(folder.glob("*.png")) if (m := LABEL_IN_NAME.search(path.name))]
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no files named like 00000_<label>.png")
+    return files
+
+
+@dataclass
+class FolderReport:
+    labels: list[str]
+    digits: list[int | None]  # the app's answer; None when it abstains or finds no ink
+    confidence: np.ndarray  # the confidence shown for the top digit
+    best: np.ndarray  # the top digit, abstaining or not
+
+    @property
+    def named_a_digit(self) -> float:
+        """The share of files for which the app names a digit."""
+        return float(np.mean([d is not None for d in self.digits]))
+
+    @property
+    def accuracy(self) -> float:
+        """The share answered with the right digit; an abstention counts as wrong."""
+        return float(np.mean([str(d) == label for d, label in zip(self.digits, self.labels, strict=True)]))
+
+    @property
+    def abstained(self) -> float:
+        return 1.0 - self.named_a_digit
+
+    @property
+    def top_correct(self) -> np.ndarray:
+        return np.array([str(b) == label for b, label in zip(self.best, self.labels, strict=True)])
+
+    @property
+    def ece(self) -> float:
+        """Calibration of the shown confidence against whether the top digit is right."""
+        return expected_calibration_error(self.confidence, self.top_correct)
+
+
+def measure_folder(predictor: Predictor, folder: Path) -> FolderReport:
+    """Run every labelled file through the app's path (preprocessing, model, abstention)."""
+    labels, digits, confidence, best = [], [], [], []
+    for path, label in labelled_files(folder):
+        result = predictor(path)
+        labels.append(label)
+        digits.append(result.digit)
+        confidence.append(result.confidence)
+        best.append(int(np.argmax(result.probabilities)) if result.model_input is not None else -1)
+    return FolderReport(labels, digits, np.array(confidence), np.array(best))

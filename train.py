@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from mnist_cnn.bundle import (
+    CALIBRATION_FILE,
     CARD_FILE,
     HISTORY_FILE,
     LR_SWEEP_PLOT,
@@ -41,7 +42,16 @@ from mnist_cnn.evaluation import build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.plots import plot_confusion_matrix, plot_loss_curves, plot_lr_sweep, plot_predictions, plot_samples
-from mnist_cnn.training import TrainConfig, evaluate, fit, predict_logits
+from mnist_cnn.training import (
+    TrainConfig,
+    digit_predictions,
+    evaluate,
+    fit,
+    fit_temperature,
+    held_out_set,
+    predict_logits,
+    resolve_device,
+)
 
 # -----------------------------------------------------------------------------------------------
 # Recipes: the default one (the shipped model) and a quick one for a fast look.
@@ -49,9 +59,13 @@ RECIPES = {
     "default": dict(channels=(40, 80, 160), dropout=0.25, epochs=20, batch_size=128, lr=3e-3),
     "quick": dict(channels=(16, 32, 64), dropout=0.1, epochs=5, batch_size=128, lr=5e-3),
 }
+NUM_CLASSES = 11  # the ten digits and "not a digit", learned from generated non-digits
 WEIGHT_DECAY = 5e-4
 LABEL_SMOOTHING = 0.1
 EMA_DECAY = 0.999
+STYLE_STROKES = 0.5  # share of 0s, 1s and 7s given a slash, a flag or a bar (mnist_cnn/synthetic.py)
+NEGATIVES = 0.25  # generated non-digits added to each batch, as a share of its digits
+ABSTAIN_BELOW = 0.5  # the app says "not sure" below this calibrated probability
 VALIDATION_SIZE = 5000  # held out from the 60,000 training images
 SWEEP_EPOCHS = 3  # length of each learning-rate sweep run
 SAMPLE_PACK_SIZE = 1000  # random test images for the app, plus every mistake
@@ -91,6 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--val-size", type=int, default=VALIDATION_SIZE, help="validation images held out of training")
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
     parser.add_argument("--limit-test", type=int, help="evaluate on only this many test images (smoke tests)")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for PyTorch")
     parser.add_argument(
         "--push-to-hub",
@@ -119,10 +136,22 @@ def main(argv: list[str] | None = None) -> int:
         weight_decay=WEIGHT_DECAY,
         label_smoothing=LABEL_SMOOTHING,
         ema_decay=EMA_DECAY,
+        style_strokes=STYLE_STROKES,
+        negatives=NEGATIVES,
         seed=args.seed,
     )
-    model_config = dict(channels=list(recipe["channels"]), dropout=recipe["dropout"])
+    model_config = dict(channels=list(recipe["channels"]), dropout=recipe["dropout"], num_classes=NUM_CLASSES)
     torch.set_num_threads(args.threads)
+
+    try:
+        cfg = replace(cfg, device=str(resolve_device(args.device)))
+    except ValueError as err:
+        log.error("%s", err)
+        return 2
+    if cfg.device == "cuda":
+        # Bitwise repeatable on the same GPU: deterministic kernels (a little slower).
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    log.info("Training on %s", cfg.device)
 
     try:
         check_writable(args.out, args.overwrite)  # fail now, not after ten minutes of training
@@ -162,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     model = result.model.to(memory_format=torch.contiguous_format)
 
-    report = evaluate_test_set(model, test_images, test_labels)
+    # Temperature scaling on held-out data only: the confidence shown becomes a calibrated probability.
+    held_x, held_y = held_out_set(*val, cfg, with_negatives=True)
+    temperature = fit_temperature(predict_logits(model, held_x), held_y)
+    calibration = dict(temperature=temperature, abstain_below=ABSTAIN_BELOW,
+                       fitted_on=f"validation split ({len(val[0])} digits, styles and generated non-digits)")  # fmt: skip
+    log.info("Temperature %.3f (fitted on the validation split)", temperature)
+
+    report = evaluate_test_set(model, test_images, test_labels, temperature)
     log.info("Test accuracy %.2f%% (%d errors), loss %.4f",
              100 * report.accuracy, len(report.misclassified), report.loss)  # fmt: skip
     metrics = dict(
@@ -184,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         config={"recipe": args.recipe, **model_config, **asdict(cfg)},
         seed=cfg.seed,
         command=command,
-        hardware=f"{torch.get_num_threads()} CPU threads ({platform.machine()})",
+        hardware=describe_device(cfg.device),
         torch_version=torch.__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
@@ -192,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with staged_bundle(args.out, args.overwrite) as folder:
             model.save_pretrained(folder)  # model.safetensors + config.json
+            write_json(folder / CALIBRATION_FILE, calibration)
             write_json(folder / METRICS_FILE, metrics)
             history = result.history_dict()
             write_json(folder / HISTORY_FILE, history)
@@ -206,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Sanity check: the bundle on disk, loaded strictly, must give the same test predictions.
     reloaded = MnistCNN.from_pretrained(args.out, strict=True)
-    same = np.array_equal(predict_logits(reloaded, test_images).argmax(1).numpy(), report.predictions)
+    same = np.array_equal(digit_predictions(predict_logits(reloaded, test_images)).numpy(), report.predictions)
     if not same:
         log.error("The saved bundle's predictions differ from the trained model's. Do not use %s.", args.out)
         return 1
@@ -227,6 +264,14 @@ def main(argv: list[str] | None = None) -> int:
             return 3
         print(f"Pushed to {url}")
     return 130 if result.interrupted else 0
+
+
+def describe_device(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    if device == "mps":
+        return f"Apple MPS ({platform.machine()})"
+    return f"{torch.get_num_threads()} CPU threads ({platform.machine()})"
 
 
 def write_plots(folder: Path, train, test_images, report, history, sweep, seed: int) -> None:

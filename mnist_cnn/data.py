@@ -169,16 +169,16 @@ def augment_batch(
     Works on a whole float batch ``(N, 1, 28, 28)`` at once: the per-sample PIL pipeline of the
     usual examples costs more than the network itself on a 2-core CPU.
     """
-    n = images.shape[0]
+    n, device = images.shape[0], images.device
 
     def uniform(low: float, high: float) -> torch.Tensor:
-        return torch.rand(n, generator=generator) * (high - low) + low
+        return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
     # Stroke width: people draw with thin and thick brushes. Blend towards a 3x3 dilation or
     # erosion by a random amount, so widths vary continuously.
     dilated = F.max_pool2d(images, 3, stride=1, padding=1)
     eroded = -F.max_pool2d(-images, 3, stride=1, padding=1)
-    choice = torch.rand(n, generator=generator)
+    choice = torch.rand(n, generator=generator, device=device)
     amount = uniform(0.0, 1.0).view(n, 1, 1, 1)
     thicker = (choice < stroke_prob / 2).view(n, 1, 1, 1)
     thinner = ((choice >= stroke_prob / 2) & (choice < stroke_prob)).view(n, 1, 1, 1)

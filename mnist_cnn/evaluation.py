@@ -10,14 +10,14 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 from torch import nn
 
-from .training import predict_logits
+from .training import digit_predictions, predict_logits
 
 CLASSES = list(range(10))
 
 
 @dataclass
 class TestReport:
-    probabilities: np.ndarray  # (N, 10) float32
+    probabilities: np.ndarray  # (N, outputs) float32, calibrated; output 10, if any, is "not a digit"
     predictions: np.ndarray  # (N,) int64
     labels: np.ndarray  # (N,) int64
     loss: float
@@ -30,12 +30,17 @@ class TestReport:
         return np.flatnonzero(self.predictions != self.labels)
 
 
-def evaluate_test_set(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> TestReport:
-    """Predict every test image once and compute the metrics the bundle records."""
-    logits = predict_logits(model, images)
+def evaluate_test_set(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
+) -> TestReport:
+    """Predict every test image once and compute the metrics the bundle records.
+
+    Probabilities are calibrated with ``temperature``; a prediction is the best of the ten digits.
+    """
+    logits = predict_logits(model, images) / temperature
     loss = F.cross_entropy(logits, labels).item()
     probabilities = logits.softmax(1).numpy().astype(np.float32)
-    predictions = probabilities.argmax(1)
+    predictions = digit_predictions(logits).numpy()
     y = labels.numpy()
     precision, recall, f1, support = precision_recall_fscore_support(y, predictions, labels=CLASSES, zero_division=0)
     per_class = {

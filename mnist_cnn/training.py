@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .data import augment_batch, to_float
+from .synthetic import NOT_A_DIGIT, add_style_strokes, make_negatives
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     ema_decay: float = 0.999  # 0 turns the weight average off
     augment: bool = True
+    style_strokes: float = 0.5  # share of 0s, 1s and 7s given a slash, a flag or a bar
+    negatives: float = 0.25  # generated non-digits per batch, as a share of its digits (needs 11 outputs)
     seed: int = 0
+    device: str = "cpu"
 
 
 @dataclass
@@ -64,22 +69,77 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; a named device must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(name.split(":")[0], False):
+        raise ValueError(f"device {name!r} is not available here (choose auto, cpu, cuda or mps)")
+    return torch.device(name)
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images ``(N, 28, 28)``, in evaluation mode."""
+    """Logits on the CPU for uint8 ``(N, 28, 28)`` or float ``(N, 1, 28, 28)`` images, in evaluation mode."""
     was_training = model.training
     model.eval()
-    logits = torch.cat([model(to_float(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
+    device = next(model.parameters()).device
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size].to(device)
+        chunks.append(model(to_float(batch) if batch.dtype == torch.uint8 else batch).float().cpu())
     model.train(was_training)
-    return logits
+    return torch.cat(chunks)
+
+
+def digit_predictions(logits: torch.Tensor) -> torch.Tensor:
+    """The digit read from each row of logits: the best of outputs 0-9 (an 11th output is "not a digit")."""
+    return logits[:, :10].argmax(1)
 
 
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on uint8 images."""
+    """Mean cross-entropy and digit accuracy on uint8 images."""
     logits = predict_logits(model, images)
-    loss = F.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    loss = F.cross_entropy(logits, labels.cpu()).item()
+    accuracy = (digit_predictions(logits) == labels.cpu()).float().mean().item()
     return loss, accuracy
+
+
+@torch.no_grad()
+def held_out_set(
+    images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, with_negatives: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validation images as the model meets them in use: float, with the writing styles and generated
+    non-digits of training (fixed by the seed), without the random distortions. For fitting the
+    temperature and choosing thresholds."""
+    generator = torch.Generator().manual_seed(cfg.seed + 1)
+    x, y = to_float(images), labels.clone()
+    if cfg.style_strokes > 0:
+        x = add_style_strokes(x, y, generator, cfg.style_strokes)
+    if with_negatives and cfg.negatives > 0:
+        n = round(cfg.negatives * len(x))
+        x = torch.cat([x, make_negatives(x, n, generator)])
+        y = torch.cat([y, torch.full((n,), NOT_A_DIGIT, dtype=y.dtype)])
+    return x, y
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T that minimizes the cross-entropy of ``logits / T`` (temperature scaling)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        return F.cross_entropy(logits / math.exp(log_t), labels).item()
+
+    return float(math.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+
+
+def model_outputs(model: nn.Module) -> int:
+    return next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
 
 
 def fit(
@@ -95,8 +155,13 @@ def fit(
     Ctrl-C stops after the current batch; the best weights so far are still returned.
     """
     seed_everything(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    train_x, train_y = train
+    device = torch.device(cfg.device)
+    # Data, augmentation and model all live on the device: no CPU round trip in the loop.
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    train_x, train_y = train[0].to(device), train[1].to(device)
+    model.to(device)
+    with_negatives = cfg.negatives > 0 and model_outputs(model) > NOT_A_DIGIT
+    n_negatives = round(cfg.negatives * cfg.batch_size) if with_negatives else 0
     steps_per_epoch = len(train_x) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -116,15 +181,22 @@ def fit(
             epoch_start = time.perf_counter()
             model.train()
             lr = scheduler.get_last_lr()[0]
-            order = torch.randperm(len(train_x), generator=generator)
-            total_loss, correct, seen = 0.0, 0, 0
+            order = torch.randperm(len(train_x), generator=generator, device=device)
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            seen = 0
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
             for step in bar:
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
                 x, y = to_float(train_x[idx]), train_y[idx]
+                if cfg.style_strokes > 0:
+                    x = add_style_strokes(x, y, generator, cfg.style_strokes)
+                if n_negatives:
+                    x = torch.cat([x, make_negatives(x, n_negatives, generator)])
+                    y = torch.cat([y, torch.full((n_negatives,), NOT_A_DIGIT, device=device, dtype=y.dtype)])
                 if cfg.augment:
                     x = augment_batch(x, generator)
-                logits = model(x)
+                logits = model(x.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -132,17 +204,18 @@ def fit(
                 scheduler.step()
                 if averaged is not None:
                     averaged.update_parameters(model)
-                total_loss += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
+                # Summed on the device; read once per 20 steps, so the GPU is not stalled every step.
+                total_loss += loss.detach() * len(y)
+                correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
                 if step % 20 == 0:
-                    bar.set_postfix(loss=f"{total_loss / seen:.4f}")
+                    bar.set_postfix(loss=f"{total_loss.item() / seen:.4f}")
             bar.close()
             val_loss, val_accuracy = evaluate(scored, *val)
             record = EpochRecord(
                 epoch=epoch,
-                train_loss=total_loss / seen,
-                train_accuracy=correct / seen,
+                train_loss=total_loss.item() / seen,
+                train_accuracy=correct.item() / seen,
                 val_loss=val_loss,
                 val_accuracy=val_accuracy,
                 lr=lr,
@@ -163,4 +236,5 @@ def fit(
         result.interrupted = True
         log.warning("Interrupted: keeping the best weights so far (epoch %d).", result.best_epoch)
     result.train_seconds = time.perf_counter() - start
+    result.model = result.model.cpu()
     return result

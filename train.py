@@ -194,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     # Temperature scaling on held-out data only: the confidence shown becomes a calibrated probability.
     held_x, held_y = held_out_set(*val, cfg, with_negatives=True)
     temperature = fit_temperature(predict_logits(model, held_x), held_y)
-    calibration = dict(temperature=temperature, abstain_below=ABSTAIN_BELOW,
-                       fitted_on=f"validation split ({len(val[0])} digits, styles and generated non-digits)")  # fmt: skip
+    calibration = dict(
+        temperature=temperature,
+        abstain_below=ABSTAIN_BELOW,
+        fitted_on=f"validation split ({len(val[0])} digits, with styles and generated non-digits)",
+    )
     log.info("Temperature %.3f (fitted on the validation split)", temperature)
 
     report = evaluate_test_set(model, test_images, test_labels, temperature)

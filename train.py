@@ -29,6 +29,7 @@ from mnist_cnn.bundle import (
     HISTORY_FILE,
     LR_SWEEP_PLOT,
     METRICS_FILE,
+    RELIABILITY_PLOT,
     SAMPLES_FILE,
     BundleExistsError,
     check_writable,
@@ -38,10 +39,19 @@ from mnist_cnn.bundle import (
 )
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
+from mnist_cnn.devsets import expected_calibration_error, measure_folder, reliability_table
 from mnist_cnn.evaluation import build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
-from mnist_cnn.plots import plot_confusion_matrix, plot_loss_curves, plot_lr_sweep, plot_predictions, plot_samples
+from mnist_cnn.plots import (
+    plot_confusion_matrix,
+    plot_loss_curves,
+    plot_lr_sweep,
+    plot_predictions,
+    plot_reliability,
+    plot_samples,
+)
+from mnist_cnn.predict import Predictor
 from mnist_cnn.training import (
     TrainConfig,
     digit_predictions,
@@ -70,6 +80,7 @@ VALIDATION_SIZE = 5000  # held out from the 60,000 training images
 SWEEP_EPOCHS = 3  # length of each learning-rate sweep run
 SAMPLE_PACK_SIZE = 1000  # random test images for the app, plus every mistake
 SEED = 0
+DEV_DIR_ENV = "PEN_DEV_DIR"
 # -----------------------------------------------------------------------------------------------
 
 log = logging.getLogger("train")
@@ -102,6 +113,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"defaults to ${DATA_DIR_ENV}, else torchvision downloads MNIST",
     )
     parser.add_argument("--data-root", type=Path, default=Path("data"), help="where torchvision keeps its MNIST copy")
+    parser.add_argument(
+        "--dev-dir",
+        type=Path,
+        default=os.environ.get(DEV_DIR_ENV),
+        help="folder of real handwriting to measure on (pen_digits/, pen_letters/; never trained on); "
+        f"the figures go into the metrics and the model card (default: ${DEV_DIR_ENV})",
+    )
     parser.add_argument("--val-size", type=int, default=VALIDATION_SIZE, help="validation images held out of training")
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
     parser.add_argument("--limit-test", type=int, help="evaluate on only this many test images (smoke tests)")
@@ -202,13 +220,23 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Temperature %.3f (fitted on the validation split)", temperature)
 
     report = evaluate_test_set(model, test_images, test_labels, temperature)
-    log.info("Test accuracy %.2f%% (%d errors), loss %.4f",
-             100 * report.accuracy, len(report.misclassified), report.loss)  # fmt: skip
+    confidence = report.probabilities[np.arange(len(report.labels)), report.predictions]
+    correct = report.predictions == report.labels
+    test_ece = expected_calibration_error(confidence, correct)
+    reliability = {f"MNIST test (ECE {100 * test_ece:.2f} points)": reliability_table(confidence, correct)}
+    log.info("Test accuracy %.2f%% (%d errors), loss %.4f, ECE %.2f points",
+             100 * report.accuracy, len(report.misclassified), report.loss, 100 * test_ece)  # fmt: skip
+    dev_sets = measure_dev_sets(Predictor(model, temperature, ABSTAIN_BELOW), args.dev_dir, reliability)
     metrics = dict(
         test_accuracy=report.accuracy,
         test_loss=report.loss,
         test_errors=int(len(report.misclassified)),
         test_size=len(report.labels),
+        test_answered_right=float(np.mean(correct & (confidence >= ABSTAIN_BELOW))),
+        test_ece=test_ece,
+        temperature=temperature,
+        abstain_below=ABSTAIN_BELOW,
+        dev_sets=dev_sets,
         per_class=report.per_class,
         confusion_matrix=report.confusion.tolist(),
         num_parameters=model.num_parameters,
@@ -238,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             pack = build_sample_pack(test_images, report, n_random=SAMPLE_PACK_SIZE, seed=cfg.seed)
             save_sample_pack(pack, folder / SAMPLES_FILE)
             write_plots(folder, train, test_images, report, history, sweep, cfg.seed)
+            plot_reliability(reliability, folder / RELIABILITY_PLOT)
             build_model_card(metrics).save(folder / CARD_FILE)  # replaces the mixin's generic card
     except BundleExistsError as err:
         log.error("%s", err)
@@ -267,6 +296,39 @@ def main(argv: list[str] | None = None) -> int:
             return 3
         print(f"Pushed to {url}")
     return 130 if result.interrupted else 0
+
+
+def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: dict) -> dict | None:
+    """The app's answers on folders of real handwriting, if given: figures for the metrics and the card."""
+    if dev_dir is None:
+        return None
+    dev_dir = Path(dev_dir)
+    if not (dev_dir / "pen_digits").is_dir():
+        log.warning("No pen_digits/ in %s: not measuring real handwriting.", dev_dir)
+        return None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the app
+    digits = measure_folder(predictor, dev_dir / "pen_digits")
+    results = {
+        "pen_digits": dict(
+            files=len(digits.labels), accuracy=digits.accuracy, abstained=digits.abstained, ece=digits.ece,
+            summary=f"{100 * digits.accuracy:.1f}% right ({100 * digits.abstained:.1f}% abstained, counted wrong), "
+            f"ECE {100 * digits.ece:.2f} points, {len(digits.labels)} drawings",
+        )
+    }  # fmt: skip
+    reliability[f"pen_digits (ECE {100 * digits.ece:.2f} points)"] = reliability_table(
+        digits.confidence[digits.best >= 0], digits.top_correct[digits.best >= 0]
+    )
+    if (dev_dir / "pen_letters").is_dir():
+        letters = measure_folder(predictor, dev_dir / "pen_letters")
+        results["pen_letters"] = dict(
+            files=len(letters.labels), named_a_digit=letters.named_a_digit,
+            summary=f"a digit named for {100 * letters.named_a_digit:.1f}% of {len(letters.labels)} letters",
+        )  # fmt: skip
+    torch.set_num_threads(threads)
+    for name, row in results.items():
+        log.info("%s: %s", name, row["summary"])
+    return results
 
 
 def describe_device(device: str) -> str:

@@ -32,10 +32,11 @@ HISTORY_FILE = "history.json"
 SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
 CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
+RELIABILITY_PLOT = "reliability.png"
 PLOT_FILES = (
     "loss_curves.png",
     "confusion_matrix.png",
-    "reliability.png",
+    RELIABILITY_PLOT,
     "predictions.png",
     "misclassified.png",
     "samples.png",

@@ -28,6 +28,9 @@ Try it: draw a digit in the [demo Space]({{ space_url }}).
 | --- | --- |
 | test accuracy | {{ "%.2f"|format(100 * metrics.test_accuracy) }}% ({{ metrics.test_errors }} errors in {{ metrics.test_size }}) |
 | test loss (cross-entropy) | {{ "%.4f"|format(metrics.test_loss) }} |
+{% if metrics.test_ece is defined %}| test calibration error (ECE, 15 bins) | {{ "%.2f"|format(100 * metrics.test_ece) }} points (temperature {{ "%.3f"|format(metrics.temperature) }}) |
+| test images answered right (an abstention below {{ "%.0f"|format(100 * metrics.abstain_below) }}% counts as wrong) | {{ "%.2f"|format(100 * metrics.test_answered_right) }}% |
+{% endif %}
 | best validation accuracy | {{ "%.2f"|format(100 * metrics.best_val_accuracy) }}% (epoch {{ metrics.best_epoch }} of {{ metrics.epochs_run }}) |
 | parameters | {{ "{:,}".format(metrics.num_parameters) }} |
 | training time | {{ "%.0f"|format(metrics.train_seconds) }} s on {{ metrics.hardware }} |
@@ -40,7 +43,29 @@ Per class on the test set:
 | {{ digit }} | {{ "%.4f"|format(row.precision) }} | {{ "%.4f"|format(row.recall) }} | {{ "%.4f"|format(row.f1) }} | {{ row.support }} |
 {% endfor %}
 ![Confusion matrix on the test set](confusion_matrix.png)
+{% if metrics.dev_sets %}
+## Real handwriting (development folders)
 
+MNIST's test set is written like its training set. To see how the model reads other people, it is
+measured on drawings that are not MNIST: pen trajectories from UNIPEN, redrawn as 400x400 sketchpad
+canvases, read through the app's own preprocessing. These folders are development data: used to
+measure and to choose the abstention threshold, never to train.
+
+| development folder | measured |
+| --- | --- |
+{% for name, row in metrics.dev_sets.items() -%}
+| `{{ name }}/` | {{ row.summary }} |
+{% endfor %}{% endif %}
+{% if metrics.temperature is defined %}
+## Confidence
+
+The probabilities are calibrated by temperature scaling: the logits are divided by
+{{ "%.3f"|format(metrics.temperature) }} (stored in `calibration.json`, fitted on the validation split after
+training), so that "90% sure" is right about 90% of the time. Below a calibrated probability of
+{{ "%.0f"|format(100 * metrics.abstain_below) }}% for the best digit, the demo says "not sure" instead of naming one.
+
+![Reliability diagram](reliability.png)
+{% endif %}
 ![Loss and accuracy by epoch](loss_curves.png)
 
 ![Misclassified test images](misclassified.png)
@@ -48,7 +73,8 @@ Per class on the test set:
 ## Usage
 
 The input is a float tensor `(N, 1, 28, 28)` of intensities in [0, 1], white digit on black, as in
-MNIST; the model normalizes it itself and returns logits `(N, 10)`.
+MNIST; the model normalizes it itself and returns logits `(N, {{ metrics.config.num_classes or 10 }})`{% if metrics.config.num_classes == 11 %}: the ten
+digits, then "not a digit"{% endif %}.
 
 ```python
 import torch
@@ -56,9 +82,12 @@ from mnist_cnn.model import MnistCNN
 
 model = MnistCNN.from_pretrained("{{ model_source }}")
 images = torch.rand(4, 1, 28, 28)  # your digits here
-probabilities = model(images).softmax(dim=1)
-print(probabilities.argmax(dim=1))
+probabilities = (model(images) / {{ "%.3f"|format(metrics.temperature or 1.0) }}).softmax(dim=1)  # calibrated
+print(probabilities[:, :10].argmax(dim=1))
 ```
+
+For drawings and photos, `mnist_cnn.predict.Predictor.from_bundle` applies the app's preprocessing,
+calibration and abstention.
 
 The code, the training script and a drawing demo live in the project's repository: `mnist_cnn/`
 holds the model, `train.py` trains it, `app.py` is the Gradio demo.
@@ -69,6 +98,12 @@ holds the model, `train.py` trains it, `app.py` is the Gradio demo.
   are held out for validation; the test set is never used for choices.
 - Augmentation, on whole batches of tensors: random rotation, scale, shear and shift, and random
   stroke thickening or thinning (people draw with thick and thin brushes).
+{% if metrics.config.style_strokes %}- Writing styles MNIST lacks, drawn onto MNIST digits by the code: a slash through
+  {{ "%.0f"|format(100 * metrics.config.style_strokes) }}% of the 0s, a flag (and sometimes a foot) on as many 1s, a bar across as many 7s.
+{% endif %}{% if metrics.config.negatives %}- An 11th output, "not a digit", learned from generated non-digits ({{ "%.0f"|format(100 * metrics.config.negatives) }}% on top of each
+  batch): letter shapes built from pen strokes (only letters no one writes as a digit), two MNIST digits
+  overlaid side by side, random scribbles.
+{% endif %}
 - Optimizer: AdamW, one-cycle learning-rate schedule, label smoothing, an exponential moving average
   of the weights; the epoch with the best validation accuracy is kept.
 {% if metrics.lr_sweep %}- Learning rate chosen by a short sweep on validation accuracy:
@@ -79,7 +114,7 @@ holds the model, `train.py` trains it, `app.py` is the Gradio demo.
 | --- | --- |
 {% for key, value in metrics.config.items() -%}
 | {{ key }} | {{ value }} |
-{% endfor %}| seed | {{ metrics.seed }} |
+{% endfor %}
 
 Reproduce with:
 
@@ -91,7 +126,8 @@ Reproduce with:
 
 MNIST digits are centred, size-normalized, white on black and written by US census staff and
 students. Digits that look different (photos, other scripts, several digits at once, no
-preprocessing) will be misread; the demo app's preprocessing brings drawings close to MNIST first.
+preprocessing) can be misread; the demo app's preprocessing brings drawings close to MNIST first.
+The "not a digit" output has seen only generated shapes: it catches many letters and doodles, not all.
 """
 
 

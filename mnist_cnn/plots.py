@@ -99,3 +99,22 @@ def plot_lr_sweep(sweep: dict[float, float], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def plot_reliability(curves: dict[str, list[dict[str, float]]], path: Path) -> Path:
+    """Reliability diagram: per confidence bin, how often the top digit was right, for each named set.
+
+    ``curves`` maps a set's name (with its ECE, say) to ``mnist_cnn.devsets.reliability_table`` rows.
+    """
+    fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(6, 6.4), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], "--", color="#888888", label="perfectly calibrated")
+    for name, rows in curves.items():
+        confidence = [r["confidence"] for r in rows]
+        ax.plot(confidence, [r["accuracy"] for r in rows], "o-", label=name)
+        ax_count.plot(confidence, [r["count"] for r in rows], "o-")
+    ax.set(ylabel="share right", title="Reliability of the confidence shown (15 bins)", xlim=(0, 1.01), ylim=(0, 1.01))
+    ax_count.set(xlabel="confidence shown (calibrated)", ylabel="images", yscale="log")
+    for axis in (ax, ax_count):
+        axis.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, path)

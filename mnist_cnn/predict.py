@@ -13,7 +13,7 @@ from .bundle import LoadedBundle
 from .sketch import SketchError, sketch_to_mnist
 
 ABSTAIN_BELOW = 0.5  # below this top probability the answer is "not sure", not a made-up digit
-NOT_A_DIGIT = "not a digit"  # the 11th output of a model trained with generated non-digits
+NOT_A_DIGIT_LABEL = "not a digit"  # the 11th output of a model trained with generated non-digits
 EMPTY_MESSAGE = "Draw a digit"
 UNSURE_MESSAGE = "Not sure this is a digit"
 
@@ -41,7 +41,7 @@ class Prediction:
         """``{"0": p0, ..., "not a digit": p}``, the form gr.Label takes."""
         confidences = {str(d): p for d, p in enumerate(self.probabilities)}
         if self.not_a_digit > 0:
-            confidences[NOT_A_DIGIT] = self.not_a_digit
+            confidences[NOT_A_DIGIT_LABEL] = self.not_a_digit
         return confidences
 
 

@@ -54,7 +54,7 @@ def load_image(image: Any) -> Image.Image | None:
 
 
 def to_paper_grayscale(image: Image.Image) -> np.ndarray:
-    """Float grayscale in [0, 1], transparent areas composited onto white paper (never black)."""
+    """uint8 grayscale, transparent areas composited onto white paper (never black)."""
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
@@ -62,27 +62,33 @@ def to_paper_grayscale(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return np.asarray(image.convert("L"))
 
 
-def ink_map(gray: np.ndarray) -> np.ndarray | None:
-    """Ink intensity in [0, 1] (white on black, like MNIST), or None when there is no drawing."""
+def ink_crop(gray: np.ndarray) -> np.ndarray | None:
+    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST), or
+    None when there is no drawing. ``gray`` is uint8 (0-255) or float (0-1) grayscale."""
+    full_scale = 255.0 if gray.dtype == np.uint8 else 1.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
-    ink = 1.0 - gray if np.median(border) >= 0.5 else gray
+    # (Whole-image work stays in the input's dtype: a float copy of a big canvas costs more than the model.)
+    ink = full_scale - gray if np.median(border) >= full_scale / 2 else gray
     # Paper statistics from a regular subsample (~20k pixels): as good as all of them, and fast.
     step = max(1, round((ink.size / 20_000) ** 0.5))
-    sample = ink[::step, ::step]
+    sample = ink[::step, ::step].astype(np.float32) / full_scale
     background = float(np.median(sample))  # grey paper in a photo is not ink
-    peak = float(ink.max())
+    peak = float(ink.max()) / full_scale
     if peak - background < MIN_CONTRAST:
         return None
-    ink = (ink - background) / (peak - background)
     # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.
     sample = (sample - background) / (peak - background)
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     floor = min(0.5, max(NOISE_FLOOR, 5.0 * noise))
-    return np.clip((ink - floor) / (1.0 - floor), 0.0, 1.0)
+    # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
+    is_ink = ink > full_scale * (background + floor * (peak - background))
+    rows, cols = np.flatnonzero(is_ink.any(axis=1)), np.flatnonzero(is_ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / full_scale
+    return np.clip(((crop - background) / (peak - background) - floor) / (1.0 - floor), 0.0, 1.0)
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:
@@ -106,11 +112,9 @@ def sketch_to_mnist(image: Any) -> np.ndarray | None:
     pil = load_image(image)
     if pil is None or pil.width == 0 or pil.height == 0:
         return None
-    ink = ink_map(to_paper_grayscale(pil))
-    if ink is None:
+    crop = ink_crop(to_paper_grayscale(pil))
+    if crop is None:
         return None
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = BOX / max(crop.shape)
     size = [max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))]
     digit = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].clamp_(0, 1)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import SHIPPED_BUNDLE, LoadedBundle
+from .predict import NOT_A_DIGIT_LABEL
 
 GALLERY_SIZE = 32
 MISTAKE_RGB = (214, 39, 40)
@@ -77,7 +78,8 @@ class BundleView:
         """The probabilities of the image at ``position`` in the gallery showing ``shown``."""
         if self.samples is None or position is None or not 0 <= position < len(shown):
             return None
-        return {str(d): float(p) for d, p in enumerate(self.probabilities[shown[position]])}
+        names = [str(d) for d in range(10)] + [NOT_A_DIGIT_LABEL]
+        return {name: float(p) for name, p in zip(names, self.probabilities[shown[position]], strict=False)}
 
     def pair_montage(self, true_digit: int | None, predicted_digit: int | None) -> tuple[np.ndarray | None, str]:
         """The sample-pack images with this true and predicted digit, side by side, and a caption."""
@@ -135,7 +137,24 @@ class BundleView:
             lines += ["No learning-rate sweep ran for this model (`train.py --lr 1e-3 3e-3 1e-2` runs one).", ""]
         lines += ["| hyperparameter | value |", "| --- | --- |"]
         lines += [f"| {key} | {value} |" for key, value in (m.get("config") or {}).items()]
-        lines += ["", f"Command: `{m.get('command', '?')}` (seed {m.get('seed', '?')})"]
+        lines += ["", f"Command: `{m.get('command', '?')}`"]
+        return "\n".join(lines)
+
+    def calibration_markdown(self) -> str:
+        m = self.metrics
+        if "temperature" not in m:
+            return "This bundle has no calibration: the confidence shown is the raw softmax."
+        lines = [
+            f"The confidence shown is calibrated: logits are divided by a temperature of **{m['temperature']:.3f}**, "
+            "fitted on the validation split after training. Expected calibration error (15 bins): "
+            f"**{100 * m['test_ece']:.2f} points** on the MNIST test set.",
+        ]
+        dev = m.get("dev_sets") or {}
+        if dev:
+            lines += ["", "Measured on real handwriting that is not MNIST (development folders, never trained on):", "",
+                      "| folder | figure |", "| --- | --- |"]  # fmt: skip
+            for name, row in dev.items():
+                lines.append(f"| {name} | {row['summary']} |")
         return "\n".join(lines)
 
 

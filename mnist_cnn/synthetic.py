@@ -127,16 +127,21 @@ def add_style_strokes(
     height = (bottom - top + 1).clamp_min(1)
     width = u(1.6, 3.0)
 
-    # Slashed zero: bottom-left to top-right, from inside to well past the oval.
-    slash_start = torch.stack([left + u(-2.5, 2.0), bottom + u(-1.0, 3.0)], 1)
-    slash_end = torch.stack([right + u(-2.0, 2.5), top + u(-3.0, 1.0)], 1)
-    # European 1: a flag from the top, down and to the left; a foot under some of them.
-    flag_angle = u(15, 60) * (math.pi / 180)
-    flag_length = height * u(0.25, 0.55)
+    # Slashed zero: a slash through the middle, from steep to near vertical, from just across the
+    # oval to far past it ("Ø" and "ϕ").
+    slash_angle = u(50, 85) * (math.pi / 180)
+    slash_half = height / 2 * u(1.0, 2.3)
+    slash_centre = torch.stack([(left + right) / 2 + u(-1.0, 1.0), (top + bottom) / 2 + u(-1.0, 1.0)], 1)
+    slash_step = torch.stack([slash_half / torch.tan(slash_angle), -slash_half], 1)
+    slash_start, slash_end = slash_centre - slash_step, slash_centre + slash_step
+    # European 1: a flag from the top, steeply down and to the left (a 7's bar is flat); a small foot
+    # under a few of them (a wide one would make a 2).
+    flag_angle = u(30, 65) * (math.pi / 180)
+    flag_length = height * u(0.25, 0.5)
     flag_start = torch.stack([x_top, top], 1)
     flag_end = flag_start + torch.stack([-torch.cos(flag_angle), torch.sin(flag_angle)], 1) * flag_length[:, None]
-    foot_half = height * u(0.18, 0.35)
-    has_foot = one & (torch.rand(n, generator=generator, device=device) < 0.35)
+    foot_half = height * u(0.1, 0.2)
+    has_foot = one & (torch.rand(n, generator=generator, device=device) < 0.15)
     foot_start = torch.stack([x_bottom - foot_half, bottom + u(-0.5, 0.5)], 1)
     foot_end = torch.stack([x_bottom + foot_half, bottom + u(-0.5, 0.5)], 1)
     # Crossed 7: a short bar through the stem, about half way down.

@@ -66,6 +66,11 @@ def shared_mnist_dir() -> Path | None:
     return default if default.is_dir() else None
 
 
+def pen_dev_dir() -> Path:
+    """Real handwriting that is not MNIST: $PEN_DEV_DIR when set, else ../shared/data/pen-dev."""
+    return Path(os.environ.get("PEN_DEV_DIR") or ROOT.parent / "shared" / "data" / "pen-dev")
+
+
 def free_port() -> int:
     import socket
 

@@ -30,7 +30,7 @@ from mnist_cnn.hub import bundle_summary, load_model_source
 bundle = load_model_source(sys.argv[1] or None, sys.argv[2] or None)
 pack = load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")
 with torch.no_grad():
-    predictions = bundle.model(pack["images"].unsqueeze(1).float() / 255).argmax(1).tolist()
+    predictions = bundle.model(pack["images"].unsqueeze(1).float() / 255)[:, :10].argmax(1).tolist()
 print(json.dumps({**bundle_summary(bundle), "predictions": predictions, "folder": str(bundle.folder),
                   "has_samples": bundle.samples is not None, "has_card": bundle.card is not None}))
 """

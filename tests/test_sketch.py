@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 
 import numpy as np
@@ -13,7 +15,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 
 from conftest import ROOT, shared_mnist_dir
-from mnist_cnn.predict import EMPTY_MESSAGE, Predictor
+from mnist_cnn.bundle import load_bundle_folder
+from mnist_cnn.predict import EMPTY_MESSAGE, NOT_A_DIGIT_LABEL, UNSURE_MESSAGE, Predictor
 from mnist_cnn.sketch import SketchError, sketch_to_mnist
 
 SHIPPED = ROOT / "mnist_cnn" / "pretrained"
@@ -178,27 +181,54 @@ def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(tmp_path):
     index = rng.choice(len(data.test_labels), size=1000, replace=False)
     images, labels = data.test_images[index], data.test_labels[index]
     with torch.no_grad():
-        original = (model(to_float(images)).argmax(1) == labels).float().mean().item()
+        original = (model(to_float(images))[:, :10].argmax(1) == labels).float().mean().item()
         fields = np.stack([sketch_to_mnist(redraw_as_canvas(img.numpy(), rng)) for img in images])
-        redrawn = (model(torch.from_numpy(fields)[:, None]).argmax(1) == labels).float().mean().item()
+        redrawn = (model(torch.from_numpy(fields)[:, None])[:, :10].argmax(1) == labels).float().mean().item()
     print(f"original {100 * original:.2f}%, redrawn {100 * redrawn:.2f}%")
     assert redrawn >= original - 0.005
 
 
 def test_predictor_states():
-    predictor = Predictor(load_model())
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED))
     empty = predictor({"composite": None})
     assert empty.digit is None and empty.message == EMPTY_MESSAGE and empty.probabilities == [0.0] * 10
     image, draw = canvas()
     draw.line([(200, 60), (200, 340)], fill=(0, 0, 0, 255), width=22)
     one = predictor(image)
     assert one.digit == 1 and one.confidence > 0.5 and one.model_input.shape == (28, 28)
-    assert abs(sum(one.probabilities) - 1) < 1e-5 and set(one.label_confidences()) == {str(d) for d in range(10)}
+    assert abs(sum(one.probabilities) + one.not_a_digit - 1) < 1e-5
+    assert set(one.label_confidences()) == {str(d) for d in range(10)} | {NOT_A_DIGIT_LABEL}
     image, draw = canvas()
     for i in range(12):  # a hatched scribble is no digit
         draw.line([(40, 40 + 28 * i), (360, 60 + 26 * i)], fill=(0, 0, 0, 255), width=8)
         draw.line([(40 + 28 * i, 40), (60 + 26 * i, 360)], fill=(0, 0, 0, 255), width=8)
-    assert Predictor(load_model(), abstain_below=1.01)(image).digit is None
+    hatched = predictor(image)
+    assert hatched.digit is None and hatched.message == UNSURE_MESSAGE and hatched.model_input is not None
+    assert hatched.confidence < predictor.abstain_below
+    assert "not sure" in hatched.status_markdown().lower() and "best guess" in hatched.status_markdown()
+
+
+def test_shown_confidence_follows_the_stored_temperature(tmp_path):
+    """calibration.json's temperature is what turns logits into the confidence shown."""
+    image, draw = canvas()
+    draw.line([(120, 80), (280, 80), (180, 340)], fill=(0, 0, 0, 255), width=20)  # a 7
+    field = sketch_to_mnist(image)
+    logits = load_model()(torch.from_numpy(field)[None, None]).detach()
+    shown = {}
+    for temperature in (0.5, 1.0, 4.0):
+        folder = tmp_path / str(temperature)
+        folder.mkdir()
+        for name in ("model.safetensors", "config.json"):
+            shutil.copy(SHIPPED / name, folder / name)
+        (folder / "calibration.json").write_text(json.dumps({"temperature": temperature, "abstain_below": 0.3}))
+        result = Predictor.from_bundle(load_bundle_folder(folder))(image)
+        expected = (logits / temperature).softmax(1)[0]
+        assert result.digit == 7
+        assert result.confidence == pytest.approx(float(expected[7]), abs=1e-5)
+        shown[temperature] = result.confidence
+    assert shown[0.5] > shown[1.0] > shown[4.0]
+    (folder / "calibration.json").write_text('{"temperature": -1}')
+    assert load_bundle_folder(folder).calibration is None  # refused with a warning: the raw softmax is shown
 
 
 def load_model():

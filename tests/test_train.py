@@ -45,7 +45,12 @@ def test_smoke_run_writes_the_complete_bundle(smoke_bundle):
     assert np.array(metrics["confusion_matrix"]).sum() == 200
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert {"precision", "recall", "f1", "support"} <= set(metrics["per_class"]["3"])
-    assert metrics["num_parameters"] == sum(p.numel() for p in MnistCNN(channels=(16, 32, 64)).parameters())
+    quick = MnistCNN(channels=(16, 32, 64), num_classes=11)
+    assert metrics["num_parameters"] == sum(p.numel() for p in quick.parameters())
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert calibration["temperature"] > 0 and calibration["temperature"] == metrics["temperature"]
+    assert 0 <= metrics["test_ece"] <= 1 and "fitted_on" in calibration
+    assert "Training on cpu" in result.stderr
     assert metrics["seed"] == 0 and "train.py" in metrics["command"] and "--epochs 1" in metrics["command"]
     assert metrics["train_seconds"] > 0
     history = json.loads((out / "history.json").read_text())
@@ -61,11 +66,11 @@ def test_sample_pack_holds_random_images_and_every_mistake(smoke_bundle):
     metrics = json.loads((out / "metrics.json").read_text())
     n = len(pack["labels"])
     assert pack["images"].shape == (n, 28, 28) and pack["images"].dtype == torch.uint8
-    assert pack["probabilities"].shape == (n, 10)
+    assert pack["probabilities"].shape == (n, 11)  # ten digits and "not a digit"
     torch.testing.assert_close(pack["probabilities"].sum(1), torch.ones(n))
     mistakes = int((pack["predictions"] != pack["labels"]).sum())
     assert mistakes == metrics["test_errors"]
-    assert torch.equal(pack["predictions"], pack["probabilities"].argmax(1))
+    assert torch.equal(pack["predictions"], pack["probabilities"][:, :10].argmax(1))
 
 
 def test_model_card_has_model_index(smoke_bundle):
@@ -84,10 +89,19 @@ def test_bundle_loads_strictly_with_identical_predictions(smoke_bundle):
     _, out, _ = smoke_bundle
     model = MnistCNN.from_pretrained(out, strict=True)
     pack = load_sample_pack(out / "samples.safetensors")
+    temperature = json.loads((out / "calibration.json").read_text())["temperature"]
     with torch.no_grad():
-        probs = model(pack["images"].unsqueeze(1).float() / 255).softmax(1)
-    assert torch.equal(probs.argmax(1), pack["predictions"])
+        probs = (model(pack["images"].unsqueeze(1).float() / 255) / temperature).softmax(1)
+    assert torch.equal(probs[:, :10].argmax(1), pack["predictions"])
     torch.testing.assert_close(probs, pack["probabilities"], atol=1e-5, rtol=0)
+
+
+def test_unavailable_device_is_refused_before_training(tmp_path, mnist_folder):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal cannot be shown here")
+    result = run_train(*SMOKE, "--device", "cuda", "--data-dir", str(mnist_folder), "--out", str(tmp_path / "b"))
+    assert result.returncode == 2 and "not available" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "b").exists()
 
 
 def test_refuses_to_overwrite_without_asking(smoke_bundle):

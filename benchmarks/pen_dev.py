@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--model", help="bundle folder or Hub repo (default: the shipped model)")
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "data" / "pen-dev")
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="MNIST files, for the test set")
+    parser.add_argument("--sweep", action="store_true", help="also print the figures for other abstention thresholds")
     parser.add_argument("--mistakes", type=int, default=12, help="most common (true -> read) mistakes to list")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -63,6 +64,13 @@ def main() -> None:
     total = collections.Counter(letters.labels)
     print("letters named a digit most often:",
           ", ".join(f"{k} {named[k]}/{total[k]}" for k, _ in named.most_common(args.mistakes)))  # fmt: skip
+
+    if args.sweep:
+        print("\nabstain below | pen_digits right | pen_letters named a digit")
+        for threshold in np.arange(0.3, 0.95, 0.05):
+            right = np.mean(digits.top_correct & (digits.confidence >= threshold))
+            named = np.mean((letters.best >= 0) & (letters.confidence >= threshold))
+            print(f"  {threshold:11.2f} | {100 * right:15.1f}% | {100 * named:.1f}%")
 
     if args.data_dir:
         from mnist_cnn.data import load_mnist

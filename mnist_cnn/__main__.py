@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         "predict",
         help="predict the digit in image files",
         description="Predict digits with the app's preprocessing and model. Prints one JSON object per image: "
-        '{"path", "digit" (null when the model abstains), "confidence", "probabilities"}; unreadable files '
+        '{"path", "digit" (null when the model abstains), "confidence", "probabilities" (calibrated, digits 0-9), '
+        '"not_a_digit"}; unreadable files '
         'get an "error" field.',
     )
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.images:
             result = predictor(path)
             line = {"path": path, "digit": result.digit, "confidence": round(result.confidence, 6),
-                    "probabilities": [round(p, 6) for p in result.probabilities]}  # fmt: skip
+                    "probabilities": [round(p, 6) for p in result.probabilities],
+                    "not_a_digit": round(result.not_a_digit, 6)}  # fmt: skip
             if result.error:
                 line["error"] = result.error
             elif result.model_input is None:

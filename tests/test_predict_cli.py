@@ -25,6 +25,7 @@ def test_predict_cli(tmp_path):
     assert [line["path"] for line in lines] == [str(p) for p in paths]
     assert lines[0]["digit"] == 7 and lines[2]["digit"] == 1
     assert all(len(line["probabilities"]) == 10 for line in lines)
-    assert abs(sum(lines[0]["probabilities"]) - 1) < 1e-4 and lines[0]["confidence"] == max(lines[0]["probabilities"])
+    assert abs(sum(lines[0]["probabilities"]) + lines[0]["not_a_digit"] - 1) < 1e-4
+    assert lines[0]["confidence"] == max(lines[0]["probabilities"])
     assert "Not a readable image" in lines[1]["error"] and lines[1]["digit"] is None
     assert lines[3]["digit"] is None and "error" not in lines[3] and "blank" in lines[3]["note"]

@@ -136,8 +136,8 @@ def add_style_strokes(
     slash_start, slash_end = slash_centre - slash_step, slash_centre + slash_step
     # European 1: a flag from the top, steeply down and to the left (a 7's bar is flat); a small foot
     # under a few of them (a wide one would make a 2).
-    flag_angle = u(30, 65) * (math.pi / 180)
-    flag_length = height * u(0.25, 0.5)
+    flag_angle = u(40, 70) * (math.pi / 180)
+    flag_length = height * u(0.2, 0.4)
     flag_start = torch.stack([x_top, top], 1)
     flag_end = flag_start + torch.stack([-torch.cos(flag_angle), torch.sin(flag_angle)], 1) * flag_length[:, None]
     foot_half = height * u(0.1, 0.2)
@@ -275,11 +275,17 @@ def overlaid_pairs(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return normalize_like_mnist(torch.maximum(images, moved))
 
 
-def make_negatives(images: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` non-digits: 5/8 letters, a quarter overlaid pairs of the given digits, 1/8 scribbles."""
+def make_negatives(images: torch.Tensor, labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` non-digits: 5/8 letters, a quarter overlaid pairs of the given digits, 1/8 scribbles.
+
+    1s are kept out of the pairs: a 1 across another digit is how people write a slashed 0 or a
+    crossed 7.
+    """
     device = images.device
     n_letters, n_pairs = 5 * n // 8, n // 4
-    pick = torch.randperm(len(images), generator=generator, device=device)[:n_pairs]
+    candidates = torch.nonzero(labels != 1).flatten()
+    order = torch.randperm(len(candidates), generator=generator, device=device)
+    pick = candidates[order[:n_pairs]]
     parts = [
         letter_shapes(n_letters, generator, device),
         overlaid_pairs(images[pick], generator),

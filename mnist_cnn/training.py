@@ -123,7 +123,7 @@ def held_out_set(
         x = add_style_strokes(x, y, generator, cfg.style_strokes)
     if with_negatives and cfg.negatives > 0:
         n = round(cfg.negatives * len(x))
-        x = torch.cat([x, make_negatives(x, n, generator)])
+        x = torch.cat([x, make_negatives(x, y, n, generator)])
         y = torch.cat([y, torch.full((n,), NOT_A_DIGIT, dtype=y.dtype)])
     return x, y
 
@@ -192,7 +192,7 @@ def fit(
                 if cfg.style_strokes > 0:
                     x = add_style_strokes(x, y, generator, cfg.style_strokes)
                 if n_negatives:
-                    x = torch.cat([x, make_negatives(x, n_negatives, generator)])
+                    x = torch.cat([x, make_negatives(x, y, n_negatives, generator)])
                     y = torch.cat([y, torch.full((n_negatives,), NOT_A_DIGIT, device=device, dtype=y.dtype)])
                 if cfg.augment:
                     x = augment_batch(x, generator)

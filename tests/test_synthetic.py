@@ -134,10 +134,11 @@ def test_style_strokes_make_the_shapes_they_say():
 
 def test_negatives_are_normalized_non_digits_and_repeatable():
     digits = torch.cat([digit_like(0), digit_like(1), digit_like(7)])
-    negatives = make_negatives(digits, 40, torch.Generator().manual_seed(3))
+    labels = torch.tensor([0] * 8 + [1] * 8 + [7] * 8)
+    negatives = make_negatives(digits, labels, 40, torch.Generator().manual_seed(3))
     assert negatives.shape == (40, 1, 28, 28)
     assert_normalized_like_mnist(negatives)
-    again = make_negatives(digits, 40, torch.Generator().manual_seed(3))
+    again = make_negatives(digits, labels, 40, torch.Generator().manual_seed(3))
     assert torch.equal(negatives, again)
     assert NOT_A_DIGIT == 10
 

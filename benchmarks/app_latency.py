@@ -35,7 +35,7 @@ def in_process(n: int) -> None:
     from mnist_cnn.predict import Predictor
 
     torch.set_num_threads(1)  # as in app.py
-    predictor = Predictor(load_model_source().model)
+    predictor = Predictor.from_bundle(load_model_source())
     canvases = [draw_digit(d) for d in DIGIT_STROKES]  # 400x400 RGBA, as the pad sends
     for canvas in canvases * 5:  # warm-up
         predictor(canvas)

@@ -30,8 +30,7 @@ Try it: draw a digit in the [demo Space]({{ space_url }}).
 | test loss (cross-entropy) | {{ "%.4f"|format(metrics.test_loss) }} |
 {% if metrics.test_ece is defined %}| test calibration error (ECE, 15 bins) | {{ "%.2f"|format(100 * metrics.test_ece) }} points (temperature {{ "%.3f"|format(metrics.temperature) }}) |
 | test images answered right (an abstention below {{ "%.0f"|format(100 * metrics.abstain_below) }}% counts as wrong) | {{ "%.2f"|format(100 * metrics.test_answered_right) }}% |
-{% endif %}
-| best validation accuracy | {{ "%.2f"|format(100 * metrics.best_val_accuracy) }}% (epoch {{ metrics.best_epoch }} of {{ metrics.epochs_run }}) |
+{% endif %}| best validation accuracy | {{ "%.2f"|format(100 * metrics.best_val_accuracy) }}% (epoch {{ metrics.best_epoch }} of {{ metrics.epochs_run }}) |
 | parameters | {{ "{:,}".format(metrics.num_parameters) }} |
 | training time | {{ "%.0f"|format(metrics.train_seconds) }} s on {{ metrics.hardware }} |
 

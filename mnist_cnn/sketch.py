@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 
 FIELD = 28
@@ -59,9 +59,12 @@ def to_paper_grayscale(image: Image.Image) -> np.ndarray:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, rgba)
+        if image.mode != "LA":
+            image = image.convert("RGBA").convert("LA")
+        luminance, alpha = image.split()
+        # On white paper a pixel is 255 - alpha * (255 - luminance): ink is darkness times opacity.
+        ink = ImageChops.multiply(ImageChops.invert(luminance), alpha)
+        return np.subtract(255, np.asarray(ink), dtype=np.uint8)
     return np.asarray(image.convert("L"))
 
 

@@ -32,7 +32,8 @@ pack = load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")
 with torch.no_grad():
     predictions = bundle.model(pack["images"].unsqueeze(1).float() / 255)[:, :10].argmax(1).tolist()
 print(json.dumps({**bundle_summary(bundle), "predictions": predictions, "folder": str(bundle.folder),
-                  "has_samples": bundle.samples is not None, "has_card": bundle.card is not None}))
+                  "has_samples": bundle.samples is not None, "has_card": bundle.card is not None,
+                  "calibration": bundle.calibration}))
 """
 
 
@@ -102,6 +103,7 @@ def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
     assert loaded["commit"] == hub.repos["alice/mnist-cnn"].branches["main"]
     assert loaded["predictions"] == shipped_predictions
     assert loaded["has_samples"] and loaded["has_card"]
+    assert loaded["calibration"] == json.loads((SHIPPED / "calibration.json").read_text())  # the same confidences
 
 
 def test_pushed_card_has_the_accuracy_in_model_index(hub, tmp_path):

@@ -39,7 +39,13 @@ from mnist_cnn.bundle import (
 )
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
-from mnist_cnn.devsets import expected_calibration_error, measure_folder, reliability_table
+from mnist_cnn.devsets import (
+    choose_threshold,
+    expected_calibration_error,
+    measure_folder,
+    reliability_table,
+    with_threshold,
+)
 from mnist_cnn.evaluation import build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
@@ -74,8 +80,9 @@ WEIGHT_DECAY = 5e-4
 LABEL_SMOOTHING = 0.1
 EMA_DECAY = 0.999
 STYLE_STROKES = 0.35  # share of 0s, 1s and 7s given a slash, a flag or a bar (mnist_cnn/synthetic.py)
-NEGATIVES = 0.25  # generated non-digits added to each batch, as a share of its digits
-ABSTAIN_BELOW = 0.5  # the app says "not sure" below this calibrated probability
+NEGATIVES = 0.4  # generated non-digits added to each batch, as a share of its digits
+ABSTAIN_BELOW = 0.5  # the app says "not sure" below this calibrated probability, unless chosen on --dev-dir:
+LETTERS_BUDGET = 0.12  # then the lowest threshold at which at most 12% of pen_letters get a digit named
 VALIDATION_SIZE = 5000  # held out from the 60,000 training images
 SWEEP_EPOCHS = 3  # length of each learning-rate sweep run
 SAMPLE_PACK_SIZE = 1000  # random test images for the app, plus every mistake
@@ -216,11 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     # Temperature scaling on held-out data only: the confidence shown becomes a calibrated probability.
     held_x, held_y = held_out_set(*val, cfg, with_negatives=True)
     temperature = fit_temperature(predict_logits(model, held_x), held_y)
-    calibration = dict(
-        temperature=temperature,
-        abstain_below=ABSTAIN_BELOW,
-        fitted_on=f"validation split ({len(val[0])} digits, with styles and generated non-digits)",
-    )
     log.info("Temperature %.3f (fitted on the validation split)", temperature)
 
     report = evaluate_test_set(model, test_images, test_labels, temperature)
@@ -230,16 +232,23 @@ def main(argv: list[str] | None = None) -> int:
     reliability = {f"MNIST test (ECE {100 * test_ece:.2f} points)": reliability_table(confidence, correct)}
     log.info("Test accuracy %.2f%% (%d errors), loss %.4f, ECE %.2f points",
              100 * report.accuracy, len(report.misclassified), report.loss, 100 * test_ece)  # fmt: skip
-    dev_sets = measure_dev_sets(Predictor(model, temperature, ABSTAIN_BELOW), args.dev_dir, reliability)
+    dev_sets, abstain_below = measure_dev_sets(Predictor(model, temperature, 0.0), args.dev_dir, reliability)
+    calibration = dict(
+        temperature=temperature,
+        abstain_below=abstain_below,
+        fitted_on=f"validation split ({len(val[0])} digits, with styles and generated non-digits)",
+        abstain_below_chosen_on=f"{args.dev_dir}: the lowest threshold naming a digit for at most "
+        f"{100 * LETTERS_BUDGET:.0f}% of pen_letters" if dev_sets else "default",
+    )
     metrics = dict(
         test_accuracy=report.accuracy,
         test_loss=report.loss,
         test_errors=int(len(report.misclassified)),
         test_size=len(report.labels),
-        test_answered_right=float(np.mean(correct & (confidence >= ABSTAIN_BELOW))),
+        test_answered_right=float(np.mean(correct & (confidence >= abstain_below))),
         test_ece=test_ece,
         temperature=temperature,
-        abstain_below=ABSTAIN_BELOW,
+        abstain_below=abstain_below,
         dev_sets=dev_sets,
         per_class=report.per_class,
         confusion_matrix=report.confusion.tolist(),
@@ -302,37 +311,38 @@ def main(argv: list[str] | None = None) -> int:
     return 130 if result.interrupted else 0
 
 
-def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: dict) -> dict | None:
-    """The app's answers on folders of real handwriting, if given: figures for the metrics and the card."""
-    if dev_dir is None:
-        return None
-    dev_dir = Path(dev_dir)
-    if not (dev_dir / "pen_digits").is_dir():
-        log.warning("No pen_digits/ in %s: not measuring real handwriting.", dev_dir)
-        return None
+def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: dict) -> tuple[dict | None, float]:
+    """The app's answers on folders of real handwriting, if given, and the "not sure" threshold chosen
+    on them: figures for the metrics and the card. ``predictor`` must not abstain (threshold 0)."""
+    if dev_dir is None or not (Path(dev_dir) / "pen_digits").is_dir() or not (Path(dev_dir) / "pen_letters").is_dir():
+        if dev_dir is not None:
+            log.warning("No pen_digits/ and pen_letters/ in %s: not measuring real handwriting.", dev_dir)
+        return None, ABSTAIN_BELOW
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the app
-    digits = measure_folder(predictor, dev_dir / "pen_digits")
+    digits = measure_folder(predictor, Path(dev_dir) / "pen_digits")
+    letters = measure_folder(predictor, Path(dev_dir) / "pen_letters")
+    torch.set_num_threads(threads)
+    threshold = choose_threshold(letters, LETTERS_BUDGET)
+    digits, letters = with_threshold(digits, threshold), with_threshold(letters, threshold)
     results = {
         "pen_digits": dict(
             files=len(digits.labels), accuracy=digits.accuracy, abstained=digits.abstained, ece=digits.ece,
             summary=f"{100 * digits.accuracy:.1f}% right ({100 * digits.abstained:.1f}% abstained, counted wrong), "
             f"ECE {100 * digits.ece:.2f} points, {len(digits.labels)} drawings",
-        )
+        ),
+        "pen_letters": dict(
+            files=len(letters.labels), named_a_digit=letters.named_a_digit,
+            summary=f"a digit named for {100 * letters.named_a_digit:.1f}% of {len(letters.labels)} letters",
+        ),
     }  # fmt: skip
     reliability[f"pen_digits (ECE {100 * digits.ece:.2f} points)"] = reliability_table(
         digits.confidence[digits.best >= 0], digits.top_correct[digits.best >= 0]
     )
-    if (dev_dir / "pen_letters").is_dir():
-        letters = measure_folder(predictor, dev_dir / "pen_letters")
-        results["pen_letters"] = dict(
-            files=len(letters.labels), named_a_digit=letters.named_a_digit,
-            summary=f"a digit named for {100 * letters.named_a_digit:.1f}% of {len(letters.labels)} letters",
-        )  # fmt: skip
-    torch.set_num_threads(threads)
+    log.info("Not-sure threshold %.2f (chosen on %s)", threshold, dev_dir)
     for name, row in results.items():
         log.info("%s: %s", name, row["summary"])
-    return results
+    return results, threshold
 
 
 def describe_device(device: str) -> str:

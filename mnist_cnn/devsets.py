@@ -84,6 +84,27 @@ class FolderReport:
         return expected_calibration_error(self.confidence, self.top_correct)
 
 
+def with_threshold(report: FolderReport, abstain_below: float) -> FolderReport:
+    """The same answers under another "not sure" threshold (measured once with ``abstain_below=0``)."""
+    digits = [
+        int(b) if b >= 0 and c >= abstain_below else None for b, c in zip(report.best, report.confidence, strict=True)
+    ]
+    return FolderReport(report.labels, digits, report.confidence, report.best)
+
+
+def choose_threshold(letters: FolderReport, budget: float, grid: np.ndarray | None = None) -> float:
+    """The lowest threshold at which at most ``budget`` of the non-digits get a digit named.
+
+    Lower thresholds answer more real digits, so the lowest one within the budget is the best; if
+    none is, the highest of the grid.
+    """
+    grid = np.round(np.arange(0.5, 0.951, 0.05), 2) if grid is None else grid
+    for threshold in grid:
+        if with_threshold(letters, float(threshold)).named_a_digit <= budget:
+            return float(threshold)
+    return float(grid[-1])
+
+
 def measure_folder(predictor: Predictor, folder: Path) -> FolderReport:
     """Run every labelled file through the app's path (preprocessing, model, abstention)."""
     labels, digits, confidence, best = [], [], [], []

@@ -136,8 +136,8 @@ def add_style_strokes(
     slash_start, slash_end = slash_centre - slash_step, slash_centre + slash_step
     # European 1: a flag from the top, steeply down and to the left (a 7's bar is flat); a small foot
     # under a few of them (a wide one would make a 2).
-    flag_angle = u(40, 70) * (math.pi / 180)
-    flag_length = height * u(0.2, 0.4)
+    flag_angle = u(30, 65) * (math.pi / 180)
+    flag_length = height * u(0.2, 0.45)
     flag_start = torch.stack([x_top, top], 1)
     flag_end = flag_start + torch.stack([-torch.cos(flag_angle), torch.sin(flag_angle)], 1) * flag_length[:, None]
     foot_half = height * u(0.1, 0.2)
@@ -239,8 +239,8 @@ def letter_shapes(n: int, generator: torch.Generator, device) -> torch.Tensor:
     starts, ends, mask = starts[which], ends[which], mask[which]
     # Wobble each segment end a little (a hand is not a ruler); shared ends move independently, as
     # pen lifts and overshoots make them do.
-    starts = starts + 0.05 * torch.randn(starts.shape, generator=generator, device=device)
-    ends = ends + 0.05 * torch.randn(ends.shape, generator=generator, device=device)
+    starts = starts + 0.07 * torch.randn(starts.shape, generator=generator, device=device)
+    ends = ends + 0.07 * torch.randn(ends.shape, generator=generator, device=device)
     aspect = _LETTER_ASPECT.to(device)[which] * _uniform(n, 0.7, 1.3, generator, device)
     slant = _uniform(n, -0.35, 0.35, generator, device)
     height = 20.0

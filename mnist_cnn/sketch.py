@@ -59,12 +59,12 @@ def to_paper_grayscale(image: Image.Image) -> np.ndarray:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
-        if image.mode != "LA":
-            image = image.convert("RGBA").convert("LA")
-        luminance, alpha = image.split()
+        if image.mode not in ("RGBA", "LA"):
+            image = image.convert("RGBA")
+        luminance, alpha = image.convert("L"), image.getchannel("A")
         # On white paper a pixel is 255 - alpha * (255 - luminance): ink is darkness times opacity.
         ink = ImageChops.multiply(ImageChops.invert(luminance), alpha)
-        return np.subtract(255, np.asarray(ink), dtype=np.uint8)
+        return np.asarray(ImageChops.invert(ink))
     return np.asarray(image.convert("L"))
 
 
@@ -84,8 +84,7 @@ def ink_crop(gray: np.ndarray) -> np.ndarray | None:
     if peak - background < MIN_CONTRAST:
         return None
     # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.
-    sample = (sample - background) / (peak - background)
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    noise = 1.4826 * float(np.median(np.abs(sample - background))) / (peak - background)
     floor = min(0.5, max(NOISE_FLOOR, 5.0 * noise))
     # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
     is_ink = ink > full_scale * (background + floor * (peak - background))

@@ -222,7 +222,7 @@ def test_shown_confidence_follows_the_stored_temperature(tmp_path):
         folder.mkdir()
         for name in ("model.safetensors", "config.json"):
             shutil.copy(SHIPPED / name, folder / name)
-        (folder / "calibration.json").write_text(json.dumps({"temperature": temperature, "abstain_below": 0.3}))
+        (folder / "calibration.json").write_text(json.dumps({"temperature": temperature, "abstain_below": 0.0}))
         result = Predictor.from_bundle(load_bundle_folder(folder))(image)
         expected = (logits / temperature).softmax(1)[0]
         assert result.digit == 7

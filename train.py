@@ -226,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Temperature %.3f (fitted on the validation split)", temperature)
 
     report = evaluate_test_set(model, test_images, test_labels, temperature)
-    confidence = report.probabilities[np.arange(len(report.labels)), report.predictions]
-    correct = report.predictions == report.labels
+    confidence, correct = report.confidence, report.predictions == report.labels
     test_ece = expected_calibration_error(confidence, correct)
     reliability = {f"MNIST test (ECE {100 * test_ece:.2f} points)": reliability_table(confidence, correct)}
     log.info("Test accuracy %.2f%% (%d errors), loss %.4f, ECE %.2f points",

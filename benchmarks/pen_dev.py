@@ -22,7 +22,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_cnn.devsets import expected_calibration_error, measure_folder  # noqa: E402
+from mnist_cnn.devsets import expected_calibration_error, measure_folder, with_threshold  # noqa: E402
 from mnist_cnn.hub import load_model_source  # noqa: E402
 from mnist_cnn.predict import Predictor  # noqa: E402
 
@@ -72,22 +72,19 @@ def main() -> None:
     if args.sweep:
         print("\nabstain below | pen_digits right | pen_letters named a digit")
         for threshold in np.arange(0.3, 0.95, 0.05):
-            right = np.mean(digits.top_correct & (digits.confidence >= threshold))
-            named = np.mean((letters.best >= 0) & (letters.confidence >= threshold))
+            right, named = with_threshold(digits, threshold).accuracy, with_threshold(letters, threshold).named_a_digit
             print(f"  {threshold:11.2f} | {100 * right:15.1f}% | {100 * named:.1f}%")
 
     if args.data_dir:
         from mnist_cnn.data import load_mnist
-        from mnist_cnn.training import predict_logits
+        from mnist_cnn.evaluation import evaluate_test_set
 
         data = load_mnist(ROOT / "data", args.data_dir)
-        probs = predictor.calibrated(predict_logits(bundle.model, data.test_images)).numpy()
-        top = probs[:, :10].argmax(1)
-        correct = top == data.test_labels.numpy()
-        ece = expected_calibration_error(probs[np.arange(len(top)), top], correct)
-        named_digit = probs[np.arange(len(top)), top] >= predictor.abstain_below
-        print(f"\nMNIST test ({len(top)}): {100 * correct.mean():.2f}% top-1, ECE {100 * ece:.2f} points, "
-              f"{100 * (1 - named_digit.mean()):.2f}% would abstain")
+        report = evaluate_test_set(bundle.model, data.test_images, data.test_labels, predictor.temperature)
+        ece = expected_calibration_error(report.confidence, report.predictions == report.labels)
+        abstained = np.mean(report.confidence < predictor.abstain_below)
+        print(f"\nMNIST test ({len(report.labels)}): {100 * report.accuracy:.2f}% top-1, ECE {100 * ece:.2f} points, "
+              f"{100 * abstained:.2f}% would abstain")
     print(f"\n{GOALS}")
 
 

@@ -18,22 +18,11 @@ LABEL_IN_NAME = re.compile(r"_([0-9A-Za-z])\.png$")
 ECE_BINS = 15
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
-    """ECE with equal-width confidence bins: the mean |accuracy - confidence| gap, weighted by bin size."""
-    confidence, correct = np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64)
-    if confidence.size == 0:
-        return 0.0
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)  # (0, 1/bins] is bin 0
-    gap = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            gap += members.sum() * abs(correct[members].mean() - confidence[members].mean())
-    return float(gap / confidence.size)
-
-
 def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> list[dict[str, float]]:
-    """Per non-empty bin: its range, mean confidence, accuracy and count (for the reliability diagram)."""
+    """Per non-empty equal-width bin: its range, mean confidence, accuracy and count.
+
+    ``(0, 1/bins]`` is the first bin; a confidence of 0 falls in it too.
+    """
     confidence, correct = np.asarray(confidence, dtype=np.float64), np.asarray(correct, dtype=np.float64)
     which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
     rows = []
@@ -43,6 +32,13 @@ def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = E
             rows.append(dict(low=b / bins, high=(b + 1) / bins, confidence=float(confidence[members].mean()),
                              accuracy=float(correct[members].mean()), count=int(members.sum())))  # fmt: skip
     return rows
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE with equal-width confidence bins: the mean |accuracy - confidence| gap, weighted by bin size."""
+    rows = reliability_table(confidence, correct, bins)
+    total = sum(row["count"] for row in rows)
+    return sum(row["count"] * abs(row["accuracy"] - row["confidence"]) for row in rows) / total if total else 0.0
 
 
 def labelled_files(folder: Path) -> list[tuple[Path, str]]:

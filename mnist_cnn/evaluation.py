@@ -29,6 +29,11 @@ class TestReport:
     def misclassified(self) -> np.ndarray:
         return np.flatnonzero(self.predictions != self.labels)
 
+    @property
+    def confidence(self) -> np.ndarray:
+        """The calibrated probability of each prediction: the confidence the app shows."""
+        return self.probabilities[np.arange(len(self.predictions)), self.predictions]
+
 
 def evaluate_test_set(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0

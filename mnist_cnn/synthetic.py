@@ -48,6 +48,14 @@ def draw_segments(starts: torch.Tensor, ends: torch.Tensor, widths: torch.Tensor
     return ink.amax(dim=1).view(-1, 1, FIELD, FIELD)
 
 
+def _ink_span(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and last index where each row of an ``(N, 28)`` mask is set, as floats in [0, 27]."""
+    coords = torch.arange(FIELD, device=mask.device, dtype=torch.float32)
+    first = torch.where(mask, coords, torch.full_like(coords, FIELD)).amin(dim=1).clamp(max=FIELD - 1)
+    last = torch.where(mask, coords, torch.full_like(coords, -1)).amax(dim=1).clamp(min=0)
+    return first, last
+
+
 def normalize_like_mnist(images: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
     """Rescale each image's ink to fit a 20x20 box and centre its mass in the 28x28 field.
 
@@ -58,11 +66,9 @@ def normalize_like_mnist(images: torch.Tensor, threshold: float = 0.1) -> torch.
     ink = images[:, 0]
     coords = torch.arange(FIELD, device=images.device, dtype=images.dtype)
     rows, cols = (ink > threshold).any(dim=2), (ink > threshold).any(dim=1)  # (N, 28) each
-    big = FIELD + 1
 
     def extent(mask: torch.Tensor) -> torch.Tensor:
-        first = torch.where(mask, coords, torch.full_like(coords, big)).amin(dim=1)
-        last = torch.where(mask, coords, torch.full_like(coords, -1)).amax(dim=1)
+        first, last = _ink_span(mask)
         return (last - first + 1).clamp_min(1)
 
     scale = BOX / torch.maximum(extent(rows), extent(cols))  # (N,)
@@ -91,12 +97,8 @@ def _ink_profile(images: torch.Tensor, threshold: float = 0.5):
     ink = images[:, 0]
     n = ink.shape[0]
     coords = torch.arange(FIELD, device=ink.device, dtype=ink.dtype)
-    rows = (ink > threshold).any(dim=2)
-    top = torch.where(rows, coords, torch.full_like(coords, FIELD)).amin(1).clamp(max=FIELD - 1)
-    bottom = torch.where(rows, coords, torch.full_like(coords, -1)).amax(1).clamp(min=0)
-    cols = (ink > threshold).any(dim=1)
-    left = torch.where(cols, coords, torch.full_like(coords, FIELD)).amin(1).clamp(max=FIELD - 1)
-    right = torch.where(cols, coords, torch.full_like(coords, -1)).amax(1).clamp(min=0)
+    top, bottom = _ink_span((ink > threshold).any(dim=2))
+    left, right = _ink_span((ink > threshold).any(dim=1))
 
     def x_at(row: torch.Tensor) -> torch.Tensor:
         line = ink[torch.arange(n, device=ink.device), row.long()]  # (N, 28)

@@ -118,13 +118,19 @@ def held_out_set(
     non-digits of training (fixed by the seed), without the random distortions. For fitting the
     temperature and choosing thresholds."""
     generator = torch.Generator().manual_seed(cfg.seed + 1)
-    x, y = to_float(images), labels.clone()
+    n_negatives = round(cfg.negatives * len(images)) if with_negatives else 0
+    return add_generated(to_float(images), labels.clone(), cfg, n_negatives, generator)
+
+
+def add_generated(
+    x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, n_negatives: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A float batch with its share of writing styles, and ``n_negatives`` generated non-digits appended."""
     if cfg.style_strokes > 0:
         x = add_style_strokes(x, y, generator, cfg.style_strokes)
-    if with_negatives and cfg.negatives > 0:
-        n = round(cfg.negatives * len(x))
-        x = torch.cat([x, make_negatives(x, y, n, generator)])
-        y = torch.cat([y, torch.full((n,), NOT_A_DIGIT, dtype=y.dtype)])
+    if n_negatives > 0:
+        x = torch.cat([x, make_negatives(x, y, n_negatives, generator)])
+        y = torch.cat([y, torch.full((n_negatives,), NOT_A_DIGIT, device=y.device, dtype=y.dtype)])
     return x, y
 
 
@@ -188,12 +194,7 @@ def fit(
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
             for step in bar:
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                x, y = to_float(train_x[idx]), train_y[idx]
-                if cfg.style_strokes > 0:
-                    x = add_style_strokes(x, y, generator, cfg.style_strokes)
-                if n_negatives:
-                    x = torch.cat([x, make_negatives(x, y, n_negatives, generator)])
-                    y = torch.cat([y, torch.full((n_negatives,), NOT_A_DIGIT, device=device, dtype=y.dtype)])
+                x, y = add_generated(to_float(train_x[idx]), train_y[idx], cfg, n_negatives, generator)
                 if cfg.augment:
                     x = augment_batch(x, generator)
                 logits = model(x.contiguous(memory_format=torch.channels_last))

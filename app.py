@@ -92,10 +92,12 @@ def build_demo(bundle: LoadedBundle) -> gr.Blocks:
                 gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False,
                          elem_id="loss-curves")  # fmt: skip
                 gr.Markdown(view.training_markdown())
-                with gr.Row():
-                    gr.Image(view.plot_path("reliability.png"), label="Reliability of the confidence shown",
-                             interactive=False, elem_id="reliability")  # fmt: skip
-                    gr.Markdown(view.calibration_markdown(), elem_id="calibration")
+                with gr.Row():  # side by side on a desktop, stacked on a phone
+                    with gr.Column(min_width=300):
+                        gr.Image(view.plot_path("reliability.png"), label="Reliability of the confidence shown",
+                                 interactive=False, elem_id="reliability")  # fmt: skip
+                    with gr.Column(min_width=300):
+                        gr.Markdown(view.calibration_markdown(), elem_id="calibration")
             with gr.Tab("Model", id="model"):
                 gr.Markdown(model_markdown(bundle))
 

@@ -1,9 +1,10 @@
-"""A trivial Gradio app for comparison: app.py's inputs and outputs around handlers that do no work.
+"""A trivial Gradio app for comparison: app.py's inputs, outputs and queue around handlers that do no work.
 
 python benchmarks/echo_app.py --port 7870
 
-`predict` takes an uploaded image file and returns a constant label, the file back as the image and a
-status line; the pad's change event returns a constant answer of the live path's shape.
+`predict` takes an uploaded image file and returns a constant label, a constant 28x28 image and a status
+line, as app.py's `predict` does; the pad's change event returns a constant answer of the live path's
+shape. Both share one worker pool with the limits of app.py (mnist_cnn.serving).
 """
 
 import argparse
@@ -11,15 +12,18 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mnist_cnn.pad import drawing_pad  # noqa: E402
+from mnist_cnn.serving import ServingLimits  # noqa: E402
 
 ANSWER = {"label": {"label": "0", "confidences": [{"label": "0", "confidence": 1.0}]}, "image": None, "status": "**0**"}
+SEEN = np.zeros((28, 28), dtype=np.uint8)
 
 
 def echo_file(path):
-    return {"0": 1.0}, path, "**0**"
+    return {"0": 1.0}, SEEN, "**0**"
 
 
 def echo_frame(frame):
@@ -30,11 +34,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
-    with gr.Blocks() as demo:
+    limits = ServingLimits.from_env()
+    with gr.Blocks(delete_cache=limits.delete_cache) as demo:
         pad = drawing_pad(elem_id="drawing-pad")
         answer = gr.JSON(visible=False)
         image_file = gr.File(visible=False, file_types=["image"])
-        label, image, status = gr.Label(), gr.Image(format="png"), gr.Markdown()
-        pad.change(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private")
-        image_file.upload(echo_file, image_file, [label, image, status], api_name="predict")
-    demo.launch(server_port=args.port)
+        label, image, status = gr.Label(num_top_classes=3), gr.Image(format="png"), gr.Markdown()
+        model_pool = {"concurrency_id": "model", "concurrency_limit": limits.model_workers}
+        pad.change(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private", **model_pool)
+        image_file.upload(echo_file, image_file, [label, image, status], api_name="predict", **model_pool)
+    demo.queue(max_size=limits.queue_size)
+    demo.launch(server_port=args.port, max_file_size=limits.max_file_size)

@@ -18,6 +18,9 @@ FIELD = 28
 BOX = 20
 CENTER = 14.0  # where MNIST's centres of mass sit, in pixel indices (mean over the training set: 14.00, 14.01)
 WORK_SIDE = 1024  # huge uploads are reduced to this first: same result, bounded time and memory
+# Read from the header, before decoding: a small PNG can decode to gigabytes (Pillow's own guard allows
+# 178 megapixels). 40 MP is a 48 MP phone photo's JPEG at 1/2 scale, or a 6300x6300 scan.
+MAX_DECODED_PIXELS = 40_000_000
 MIN_CONTRAST = 0.1  # ink this faint (on a 0-1 scale) is no drawing: the canvas counts as blank
 NOISE_FLOOR = 0.1  # ink weaker than this fraction of the strongest is anti-aliasing haze or JPEG noise
 
@@ -33,12 +36,7 @@ def load_image(image: Any) -> Image.Image | None:
     if image is None:
         return None
     if isinstance(image, str | os.PathLike):
-        try:
-            with Image.open(image) as opened:
-                opened.load()
-                return ImageOps.exif_transpose(opened)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
-            raise SketchError(f"Not a readable image: {os.path.basename(str(image))}") from err
+        return open_image(image)
     if isinstance(image, np.ndarray):
         array = image
         if array.dtype == bool:
@@ -53,11 +51,45 @@ def load_image(image: Any) -> Image.Image | None:
     raise SketchError(f"Not an image: {type(image).__name__}")
 
 
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Decode an image file, upright (EXIF orientation applied), refusing sizes that would exhaust memory.
+
+    The size is checked on the header, before decoding."""
+    name = os.path.basename(str(path))
+    try:
+        with Image.open(path) as opened:
+            if opened.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale: big photos stay cheap
+                opened.draft(opened.mode, (WORK_SIDE, WORK_SIDE))
+            width, height = opened.size
+            if width * height > MAX_DECODED_PIXELS:
+                raise SketchError(too_large(width, height))
+            opened.load()
+            ImageOps.exif_transpose(opened, in_place=True)  # in place: no copy of an upright image
+            return opened
+    except SketchError:
+        raise
+    except Image.DecompressionBombError as err:  # Pillow's own guard fired first, on the header
+        raise SketchError(too_large()) from err
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        # truncated or corrupt data, an empty file, a format Pillow cannot read (SVG, PDF), a bomb
+        raise SketchError(f"Not a readable image: {name}") from err
+
+
+def too_large(width: int | None = None, height: int | None = None) -> str:
+    size = f" ({width}x{height} pixels)" if width else ""
+    return f"The image is too large{size}: at most {MAX_DECODED_PIXELS // 10**6} megapixels."
+
+
 def to_paper_grayscale(image: Image.Image) -> np.ndarray:
     """uint8 grayscale, transparent areas composited onto white paper (never black)."""
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+    if image.mode.startswith("I") or image.mode == "F":  # 16-bit scans, float images: "L" would clip them
+        values = np.asarray(image, dtype=np.float32)
+        peak = float(values.max(initial=0))
+        full_scale = 65535.0 if image.mode.startswith("I;16") or peak > 255 else 255.0 if peak > 1 else 1.0
+        return (np.clip(values / full_scale, 0, 1) * 255).astype(np.uint8)
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
         if image.mode not in ("RGBA", "LA"):
             image = image.convert("RGBA")

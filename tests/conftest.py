@@ -80,18 +80,17 @@ def free_port() -> int:
 
 
 class RunningApp:
-    """``python app.py`` in a subprocess, on a free port, until stopped."""
+    """``python app.py`` (or another Gradio script taking ``--port``) in a subprocess, until stopped."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120):
+    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py"):
         import subprocess
-        import time
+        import threading
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION")}
-        self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(self.port)],
+            [sys.executable, script, "--port", str(self.port)],
             cwd=ROOT,
             env={**base, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,
@@ -99,18 +98,19 @@ class RunningApp:
             text=True,
         )
         self.output: list[str] = []
-        deadline = time.monotonic() + timeout
-        for line in self.process.stdout:
-            self.output.append(line)
-            if "Running on local URL" in line:
-                break
-            if time.monotonic() > deadline:
-                break
+        # The deadline holds even if the app hangs silently: the timer ends the process and the loop below.
+        timer = threading.Timer(timeout, self.process.kill)
+        timer.start()
+        try:
+            for line in self.process.stdout:
+                self.output.append(line)
+                if "Running on local URL" in line:
+                    break
+        finally:
+            timer.cancel()
         if not any("Running on local URL" in line for line in self.output):
             self.stop()
-            raise RuntimeError("app.py did not start:\n" + "".join(self.output))
-        import threading
-
+            raise RuntimeError(f"{script} did not start within {timeout:.0f} s:\n" + "".join(self.output))
         threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
 
     def stop(self) -> None:

@@ -1,0 +1,369 @@
+"""Load on a public link, over raw HTTP: API clients, drawing visitors, and an overload.
+
+    .venv/bin/python benchmarks/load.py [--clients 16] [--seconds 60] [--visitors 20] [--overload 300]
+
+1. API: N clients, each in a loop: upload a drawing (POST /gradio_api/upload), call `predict`
+   (POST /gradio_api/call/predict), read the event stream to its end. Against `python app.py` and against
+   `benchmarks/echo_app.py` (same inputs, outputs and queue, handlers that do no work), one after the
+   other in this run. Prints answers/s, latency p50/p99, errors (HTTP errors, error events, wrong digits)
+   and the server's CPU seconds per answer (from /proc/<pid>/stat).
+2. Drawing visitors: each draws digits stroke by stroke, producing a pad frame 10 times a second, and
+   sends them as the page does (the pad's queue event; while one frame is being read, only the newest
+   waits: trigger_mode="always_last"). Prints the update latency and whether every finished drawing
+   got the right digit.
+3. Overload: far more clients than the queue holds, all at once, each with a timeout. Prints how many
+   were answered, refused with 503 "Queue is full" (and how fast), timed out or failed; the server's RSS
+   before, after and at its peak; and whether a normal prediction works afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event  # noqa: E402
+from mnist_cnn.pad import png_data_url  # noqa: E402
+
+FILE_META = {"_type": "gradio.FileData"}
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- the server process, from /proc ----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS now, peak RSS since the process started) in MB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+# --- the HTTP protocol -----------------------------------------------------------------------------
+
+
+def png_bytes(digit: int) -> bytes:
+    buffer = io.BytesIO()
+    draw_digit(digit).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def read_stream(response: httpx.Response) -> tuple[str, object]:
+    """The last event of a server-sent event stream that matters: ("complete", data) or ("error", data)."""
+    kind = None
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and kind in ("complete", "error"):
+            return kind, json.loads(line.split(":", 1)[1])
+    return "closed", None
+
+
+async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None = None) -> tuple[str, object]:
+    """Upload, call, read: ("complete", outputs), ("error", message), ("http <status>", body).
+
+    ``session``: the session hash to send, as gradio_client and the page do (one per client); without
+    it, each call is a new session, as with curl.
+    """
+    uploaded = await http.post("gradio_api/upload", files={"files": ("digit.png", png, "image/png")})
+    if uploaded.status_code != 200:
+        return f"http {uploaded.status_code}", uploaded.text
+    [path] = uploaded.json()
+    file_data = {"path": path, "orig_name": "digit.png", "meta": FILE_META}
+    posted = await http.post("gradio_api/call/predict", json={"data": [file_data], "session_hash": session})
+    if posted.status_code != 200:
+        return f"http {posted.status_code}", posted.text
+    async with http.stream("GET", f"gradio_api/call/predict/{posted.json()['event_id']}") as stream:
+        return await read_stream(stream)
+
+
+def label_of(outputs: object) -> str | None:
+    try:
+        return outputs[0]["label"]  # type: ignore[index]
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+# --- 1. API clients --------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+async def api_clients(url: str, clients: int, seconds: float, check_digit: bool, sessions: bool = True) -> Tally:
+    pngs = {digit: png_bytes(digit) for digit in DIGIT_STROKES}
+    tally = Tally()
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=2 * clients)
+
+    async def client(number: int) -> None:
+        digits = list(pngs)
+        session = uuid.uuid4().hex if sessions else None
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+            i = number
+            while time.perf_counter() < stop_at:
+                digit = digits[i % len(digits)]
+                i += 1
+                started = time.perf_counter()
+                try:
+                    kind, data = await predict_once(http, pngs[digit], session)
+                except httpx.HTTPError as err:
+                    tally.error(type(err).__name__)
+                    continue
+                if kind != "complete":
+                    tally.error(kind)
+                elif check_digit and label_of(data) != str(digit):
+                    tally.error("wrong digit")
+                else:
+                    tally.latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return tally
+
+
+def run_api(app: RunningApp, name: str, clients: int, seconds: float, check_digit: bool,
+            sessions: bool) -> dict[str, float]:  # fmt: skip
+    asyncio.run(api_clients(app.url, 2, 3, check_digit))  # warm-up
+    cpu0 = cpu_seconds(app.process.pid)
+    started = time.perf_counter()
+    tally = asyncio.run(api_clients(app.url, clients, seconds, check_digit, sessions))
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(app.process.pid) - cpu0
+    answers = len(tally.latencies)
+    row = {
+        "answers/s": answers / wall,
+        "p50 ms": 1000 * pct(tally.latencies, 50),
+        "p99 ms": 1000 * pct(tally.latencies, 99),
+        "errors": sum(tally.errors.values()),
+        "server CPU ms/answer": 1000 * cpu / max(1, answers),
+    }
+    print(f"  {name:8s} {answers} answers in {wall:.0f} s: {row['answers/s']:.1f}/s, p50 {row['p50 ms']:.0f} ms, "
+          f"p99 {row['p99 ms']:.0f} ms, errors {row['errors']} {tally.errors or ''}, "
+          f"server CPU {row['server CPU ms/answer']:.1f} ms per answer")  # fmt: skip
+    return row
+
+
+# --- 2. drawing visitors ---------------------------------------------------------------------------
+
+
+def stroke_frames(digit: int, frames: int) -> list[str]:
+    """Data URLs of a drawing growing from nothing to the whole digit, as the pad sends them."""
+    from PIL import Image, ImageDraw
+
+    points = [(stroke_index, p) for stroke_index, stroke in enumerate(DIGIT_STROKES[digit]) for p in stroke]
+    out = []
+    for f in range(1, frames + 1):
+        shown = max(2, round(len(points) * f / frames))
+        image = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(image)
+        for stroke_index in range(len(DIGIT_STROKES[digit])):
+            stroke = [p for s, p in points[:shown] if s == stroke_index]
+            if len(stroke) >= 2:
+                draw.line(stroke, fill=(0, 0, 0, 255), width=26, joint="curve")
+        out.append(png_data_url(image))
+    return out
+
+
+async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[str]], seconds: float,
+                  number: int, results: dict) -> None:  # fmt: skip
+    """One visitor: draws digits at 10 frames a second, always_last, and checks each finished drawing."""
+    session = uuid.uuid4().hex
+    seq = 0
+    stop_at = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+
+        async def send(image: str) -> tuple[str, object]:
+            nonlocal seq
+            seq += 1
+            body = {"data": [{"image": image, "seq": seq, "floor": 0}], "fn_index": fn_index,
+                    "session_hash": session, "trigger_id": pad_id, "event_data": None}  # fmt: skip
+            joined = await http.post("gradio_api/queue/join", json=body)
+            if joined.status_code != 200:
+                return f"http {joined.status_code}", joined.text
+            async with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+                async for line in stream.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        if message.get("success"):
+                            return "complete", message["output"]["data"][0]
+                        return "error", message.get("output", {}).get("error")
+            return "closed", None
+
+        digits = list(frames)
+        d = number
+        while time.perf_counter() < stop_at:
+            digit = digits[d % len(digits)]
+            d += 1
+            drawing = frames[digit]
+            started = time.perf_counter()
+            in_flight: asyncio.Task | None = None
+            sent_at = 0.0
+            for i, frame in enumerate(drawing):
+                # a new frame every 100 ms; while one is being read, newer ones replace each other
+                await asyncio.sleep(max(0.0, started + 0.1 * i - time.perf_counter()))
+                if in_flight is not None and not in_flight.done():
+                    continue
+                if in_flight is not None:
+                    record(results, in_flight.result(), time.perf_counter() - sent_at, None)
+                sent_at = time.perf_counter()
+                in_flight = asyncio.create_task(send(frame))
+            if in_flight is not None:
+                outcome = await in_flight
+                record(results, outcome, time.perf_counter() - sent_at, None)
+            # the pointer-up frame: the finished drawing, sent once the last answer is in
+            sent_at = time.perf_counter()
+            outcome = await send(drawing[-1])
+            record(results, outcome, time.perf_counter() - sent_at, str(digit))
+            await asyncio.sleep(0.3)
+
+
+def record(results: dict, outcome: tuple[str, object], latency: float, expected: str | None) -> None:
+    kind, answer = outcome
+    if kind != "complete":
+        results["errors"].append(kind)
+        return
+    results["latencies"].append(latency)
+    if expected is not None:
+        got = (answer.get("label") or {}).get("label") if isinstance(answer, dict) else None
+        results["finals"].append(got == expected)
+
+
+def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
+    fn_index, pad_id = pad_event(app.url)
+    frames = {digit: stroke_frames(digit, 20) for digit in DIGIT_STROKES}  # 2 s of drawing per digit
+    results: dict[str, list] = {"latencies": [], "errors": [], "finals": []}
+    cpu0 = cpu_seconds(app.process.pid)
+
+    async def everyone() -> None:
+        await asyncio.gather(*(visitor(app.url, fn_index, pad_id, frames, seconds, n, results)
+                               for n in range(visitors)))  # fmt: skip
+
+    started = time.perf_counter()
+    asyncio.run(everyone())
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(app.process.pid) - cpu0
+    lat, finals = results["latencies"], results["finals"]
+    print(f"  {visitors} visitors for {wall:.0f} s: {len(lat)} updates answered ({len(lat) / wall:.1f}/s, "
+          f"{len(lat) / wall / visitors:.1f}/s per visitor), update latency p50 {1000 * pct(lat, 50):.0f} ms, "
+          f"p99 {1000 * pct(lat, 99):.0f} ms; errors {len(results['errors'])}; finished drawings read right: "
+          f"{sum(finals)}/{len(finals)}; server CPU {1000 * cpu / max(1, len(lat)):.1f} ms per update")  # fmt: skip
+
+
+# --- 3. overload -----------------------------------------------------------------------------------
+
+
+async def overload(url: str, clients: int, timeout: float) -> dict[str, list[float]]:
+    png = png_bytes(4)
+    outcomes: dict[str, list[float]] = {}
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as http:
+
+        async def one() -> None:
+            started = time.perf_counter()
+            try:
+                kind, data = await asyncio.wait_for(predict_once(http, png), timeout)
+                if kind == "complete":
+                    kind = "answered" if label_of(data) == "4" else "wrong digit"
+                elif kind == "http 503" and "Queue is full" in str(data):
+                    kind = "refused: queue full (503)"
+            except TimeoutError:
+                kind = "timed out"
+            except httpx.HTTPError as err:
+                kind = type(err).__name__
+            outcomes.setdefault(kind, []).append(time.perf_counter() - started)
+
+        await asyncio.gather(*(one() for _ in range(clients)))
+    return outcomes
+
+
+def run_overload(app: RunningApp, clients: int, timeout: float) -> None:
+    rss_before, _ = memory_mb(app.process.pid)
+    started = time.perf_counter()
+    outcomes = asyncio.run(overload(app.url, clients, timeout))
+    wall = time.perf_counter() - started
+    rss_after, peak = memory_mb(app.process.pid)
+    print(f"  {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), timeout {timeout:.0f} s, "
+          f"all done in {wall:.1f} s:")  # fmt: skip
+    for kind, times in sorted(outcomes.items()):
+        print(f"    {kind}: {len(times)} (median {1000 * pct(times, 50):.0f} ms, max {1000 * max(times):.0f} ms)")
+    print(f"  server RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after, peak {peak:.0f} MB")
+    after = asyncio.run(api_clients(app.url, 1, 2, check_digit=True))
+    print(f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "
+          f"p50 {1000 * pct(after.latencies, 50):.0f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16, help="API clients at once")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the API and visitor runs")
+    parser.add_argument("--visitors", type=int, default=20, help="drawing visitors at once (0: skip)")
+    parser.add_argument("--overload", type=int, default=300, help="clients sent at once in the overload (0: skip)")
+    parser.add_argument("--timeout", type=float, default=30, help="overload: a request's timeout in seconds")
+    parser.add_argument("--session-per-call", action="store_true",
+                        help="API clients send no session hash (each call a new session, as curl does)")
+    parser.add_argument("--only", choices=["api", "visitors", "overload"], help="run one part")
+    args = parser.parse_args()
+    env = {"HF_HUB_OFFLINE": "1"}
+    app = RunningApp(env)
+    try:
+        print(f"app.py (pid {app.process.pid}); limits: {json.dumps(limits_of(app))}")
+        if args.only in (None, "api"):
+            echo = RunningApp(env, script="benchmarks/echo_app.py")
+            try:
+                kind = "a new session per call, as curl" if args.session_per_call else "one session per client"
+                print(f"1. {args.clients} API clients for {args.seconds:.0f} s each (raw HTTP, {kind}):")
+                sessions = not args.session_per_call
+                ours = run_api(app, "app", args.clients, args.seconds, True, sessions)
+                trivial = run_api(echo, "trivial", args.clients, args.seconds, False, sessions)
+            finally:
+                echo.stop()
+            print(f"  ratios app/trivial: throughput {ours['answers/s'] / trivial['answers/s']:.2f}x (target >= 0.8), "
+                  f"p99 {ours['p99 ms'] / trivial['p99 ms']:.2f}x (target <= 1.5), "
+                  f"server CPU {ours['server CPU ms/answer'] / trivial['server CPU ms/answer']:.2f}x")  # fmt: skip
+        if args.only in (None, "visitors") and args.visitors:
+            print(f"2. drawing visitors, 10 frames/s each, for {args.seconds:.0f} s:")
+            run_visitors(app, args.visitors, args.seconds)
+        if args.only in (None, "overload") and args.overload:
+            print("3. overload:")
+            run_overload(app, args.overload, args.timeout)
+    finally:
+        app.stop()
+
+
+def limits_of(app: RunningApp) -> dict:
+    config = httpx.get(f"{app.url}config", timeout=30).json()
+    return {"max_file_size": config.get("max_file_size")}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""How the app holds up on a public link: upload limits, cache clean-up, the queue, and CPU threads.
+
+Every figure can be changed by an environment variable, so a Space with more cores (or a test that
+wants a small queue) can set it without editing code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class ServingLimits:
+    # A drawing is tens of KB; a phone photo of a digit on paper is up to ~8 MB. Gradio refuses more
+    # while the upload streams in (413), before it is written to disk.
+    max_file_size: str = "8mb"
+    # Uploads and generated images are deleted this long after they were written.
+    cache_seconds: int = 600
+    # Predictions running at once, shared by the live pad and the `predict` API: one per core, each
+    # with one torch thread, keeps every core busy without threads fighting over them.
+    model_workers: int = 2
+    # Events waiting at most. Beyond it a request is refused at once with 503 "Queue is full" (try
+    # again) instead of waiting behind everyone: 64 waiting events drain in about a second here.
+    queue_size: int = 64
+
+    @classmethod
+    def from_env(cls) -> ServingLimits:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return cls(
+            max_file_size=os.environ.get("APP_MAX_FILE_SIZE", "").strip() or cls.max_file_size,
+            cache_seconds=_env_int("APP_CACHE_SECONDS", cls.cache_seconds),
+            model_workers=_env_int("APP_MODEL_WORKERS", max(1, min(cores, 4))),
+            queue_size=_env_int("APP_QUEUE_SIZE", cls.queue_size),
+        )
+
+    @property
+    def delete_cache(self) -> tuple[int, int]:
+        """``gr.Blocks(delete_cache=(every, age))``: look often enough that nothing outlives twice its age."""
+        return max(1, min(60, self.cache_seconds // 2)), self.cache_seconds
+
+    def configure_torch(self) -> None:
+        """One torch thread per prediction: ``model_workers`` of them run side by side on the cores."""
+        torch.set_num_threads(1)

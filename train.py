@@ -32,6 +32,8 @@ from mnist_cnn.bundle import (
     RELIABILITY_PLOT,
     SAMPLES_FILE,
     BundleExistsError,
+    BundleWriteError,
+    check_room_for_bundle,
     check_writable,
     save_sample_pack,
     staged_bundle,
@@ -152,8 +154,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &).
+    # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &);
+    # SIGTERM (a scheduler, `docker stop`, `kill`) stops it the same way: the best weights are saved.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
     recipe = RECIPES[args.recipe]
@@ -184,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         check_writable(args.out, args.overwrite)  # fail now, not after ten minutes of training
+        check_room_for_bundle(args.out)
         data = load_mnist(args.data_root, args.data_dir)
-    except (BundleExistsError, MnistDataError) as err:
+    except (BundleExistsError, BundleWriteError, MnistDataError) as err:
         log.error("%s", err)
         return 2
     train, val = split_train_validation(data.train_images, data.train_labels, args.val_size)

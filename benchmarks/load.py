@@ -200,7 +200,12 @@ async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[s
     stop_at = time.perf_counter() + seconds
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
 
-        async def send(image: str) -> tuple[str, object]:
+        async def send(image: str) -> tuple[tuple[str, object], float]:
+            started = time.perf_counter()
+            outcome = await join_and_read(image)
+            return outcome, time.perf_counter() - started
+
+        async def join_and_read(image: str) -> tuple[str, object]:
             nonlocal seq
             seq += 1
             body = {"data": [{"image": image, "seq": seq, "floor": 0}], "fn_index": fn_index,
@@ -227,23 +232,18 @@ async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[s
             drawing = frames[digit]
             started = time.perf_counter()
             in_flight: asyncio.Task | None = None
-            sent_at = 0.0
             for i, frame in enumerate(drawing):
                 # a new frame every 100 ms; while one is being read, newer ones replace each other
                 await asyncio.sleep(max(0.0, started + 0.1 * i - time.perf_counter()))
                 if in_flight is not None and not in_flight.done():
                     continue
                 if in_flight is not None:
-                    record(results, in_flight.result(), time.perf_counter() - sent_at, None)
-                sent_at = time.perf_counter()
+                    record(results, *in_flight.result(), None)
                 in_flight = asyncio.create_task(send(frame))
             if in_flight is not None:
-                outcome = await in_flight
-                record(results, outcome, time.perf_counter() - sent_at, None)
+                record(results, *(await in_flight), None)
             # the pointer-up frame: the finished drawing, sent once the last answer is in
-            sent_at = time.perf_counter()
-            outcome = await send(drawing[-1])
-            record(results, outcome, time.perf_counter() - sent_at, str(digit))
+            record(results, *(await send(drawing[-1])), str(digit))
             await asyncio.sleep(0.3)
 
 

@@ -56,6 +56,35 @@ class BundleExistsError(FileExistsError):
     """The output folder already holds files and overwriting was not asked for."""
 
 
+class BundleWriteError(OSError):
+    """A bundle cannot be written where it was asked for: no such folder, no permission, or no room."""
+
+
+BUNDLE_ROOM = 32 * 2**20  # a bundle is ~3-10 MB; it is staged beside the old one before replacing it
+
+
+def check_room_for_bundle(folder: Path, room: int = BUNDLE_ROOM) -> None:
+    """Write (then delete) ``room`` bytes where the bundle will be staged, before any training.
+
+    A real write is the one test that catches every way this fails: a read-only or missing parent, a
+    path through a file, a full disk, a quota.
+    """
+    parent = folder.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=parent) as probe:
+            block = b"\0" * 2**20
+            for _ in range(room // len(block)):
+                probe.write(block)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as err:
+        raise BundleWriteError(
+            f"Cannot write the bundle to {folder}: {err.strerror or err} "
+            f"({room // 2**20} MB are needed in {parent}). Nothing was trained; choose another --out."
+        ) from err
+
+
 def check_writable(folder: Path, overwrite: bool) -> None:
     """Refuse, before any work is done, to replace a non-empty folder unless asked to."""
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())) and not overwrite:

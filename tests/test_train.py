@@ -147,7 +147,9 @@ def test_same_seed_same_model(tmp_path, mnist_folder):
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
 
 
-def test_ctrl_c_saves_the_best_weights_so_far(tmp_path, mnist_folder):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stopping_saves_the_best_weights_so_far(tmp_path, mnist_folder, stop):
+    """Ctrl-C, and SIGTERM as a scheduler or `docker stop` sends it, both end training with a saved bundle."""
     out = tmp_path / "bundle"
     args = ["--recipe", "quick", "--epochs", "500", "--val-size", "100", "--no-progress", "--threads", "2",
             "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
@@ -157,10 +159,34 @@ def test_ctrl_c_saves_the_best_weights_so_far(tmp_path, mnist_folder):
     for line in proc.stderr:
         if "epoch 2/500" in line or time.monotonic() > deadline:
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, rest = proc.communicate(timeout=180)
     assert proc.returncode == 130, rest
     assert "Interrupted" in rest and "Traceback" not in rest
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] is True and 2 <= metrics["epochs_run"] < 500
     MnistCNN.from_pretrained(out, strict=True)
+
+
+def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):
+    """A disk that cannot take the bundle (a 1 MB file-size limit stands in for a full disk) or an --out
+    that cannot be a folder fails at once, with a message, and leaves nothing behind."""
+    import resource
+
+    out = tmp_path / "bundle"
+    args = [sys.executable, "train.py", *SMOKE, "--data-dir", str(mnist_folder), "--out", str(out),
+            "--data-root", str(tmp_path / "root")]  # fmt: skip
+    started = time.monotonic()
+    full = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20)))  # fmt: skip
+    assert full.returncode == 2, full.stderr
+    assert "Cannot write the bundle" in full.stderr and "File too large" in full.stderr
+    assert "Traceback" not in full.stderr and "epoch" not in full.stderr
+    assert time.monotonic() - started < 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist-src"]  # no bundle, no staging folder, no probe
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    through_a_file = run_train(*SMOKE, "--data-dir", str(mnist_folder), "--out", str(a_file / "bundle"))
+    assert through_a_file.returncode == 2 and "Cannot write the bundle" in through_a_file.stderr
+    assert "Traceback" not in through_a_file.stderr

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import gradio as gr
 
-from mnist_cnn.bundle import LoadedBundle
+from mnist_cnn.bundle import (
+    CALIBRATION_FILE,
+    CARD_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    RELIABILITY_PLOT,
+    SAMPLES_FILE,
+    LoadedBundle,
+)
 from mnist_cnn.hub import load_model_source
 from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
 from mnist_cnn.predict import EMPTY_MESSAGE, Prediction, Predictor
@@ -61,6 +69,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 live_answer = gr.JSON(visible=False)
                 api_image = gr.File(visible=False, file_types=["image"])
             with gr.Tab("Test samples", id="samples"):
+                bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()
                 with gr.Row():
                     shuffle = gr.Button("New random set", variant="primary")
@@ -78,6 +87,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
                                   elem_id="chosen-probabilities")  # fmt: skip
             with gr.Tab("Confusion matrix", id="confusion"):
+                bundle_notice(view, METRICS_FILE, "confusion_matrix.png", SAMPLES_FILE)
                 gr.Markdown(view.accuracy_markdown())
                 with gr.Row():
                     gr.Image(view.plot_path("confusion_matrix.png"), label="Confusion matrix (test set)",
@@ -91,6 +101,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 pair = gr.Image(pair_image, label="Those test images (sample pack)", interactive=False,
                                 height=300, elem_id="pair-images")  # fmt: skip
             with gr.Tab("Training", id="training"):
+                bundle_notice(view, "loss_curves.png", HISTORY_FILE, METRICS_FILE, RELIABILITY_PLOT, CALIBRATION_FILE)
                 gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False,
                          elem_id="loss-curves")  # fmt: skip
                 gr.Markdown(view.training_markdown())
@@ -101,6 +112,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                     with gr.Column(min_width=300):
                         gr.Markdown(view.calibration_markdown(), elem_id="calibration")
             with gr.Tab("Model", id="model"):
+                bundle_notice(view, CARD_FILE)
                 gr.Markdown(model_markdown(bundle))
 
         def read_drawing(frame) -> dict:
@@ -142,6 +154,12 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting
     demo.queue(max_size=limits.queue_size)
     return demo
+
+
+def bundle_notice(view: BundleView, *names: str) -> None:
+    """At the top of a tab: which of the files it shows are missing or unreadable, if any."""
+    if text := view.notice(*names):
+        gr.Markdown(text, elem_classes="bundle-notice")
 
 
 def outputs(result: Prediction) -> tuple[dict[str, float] | None, object | None, str]:

@@ -13,11 +13,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file
 
@@ -144,8 +145,18 @@ def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:
     save_file({name: tensor.contiguous() for name, tensor in pack.items()}, str(path))
 
 
+SAMPLE_KEYS = ("images", "labels", "predictions", "probabilities")
+
+
 def load_sample_pack(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path))
+    """The test images the app shows; every tensor present and of one length (else ValueError)."""
+    pack = load_file(str(path))
+    missing = [key for key in SAMPLE_KEYS if key not in pack]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}")
+    if len({len(pack[key]) for key in SAMPLE_KEYS}) != 1 or pack["images"].shape[1:] != (28, 28):
+        raise ValueError("tensors of different lengths or images that are not 28x28")
+    return pack
 
 
 # --- load ----------------------------------------------------------------------------------------
@@ -165,6 +176,12 @@ class LoadedBundle:
     card: str | None = None
     calibration: dict[str, float] | None = None
     fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
+    problems: dict[str, str] = field(default_factory=dict)  # artifact file -> "missing" or why it was unreadable
+
+    def problem_text(self, *names: str) -> str | None:
+        """One line naming the given artifacts that are missing or unreadable, or None if all are fine."""
+        found = [f"`{name}` {self.problems[name]}" for name in names if name in self.problems]
+        return "; ".join(found) if found else None
 
 
 def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
@@ -185,23 +202,51 @@ def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
         raise BundleLoadError(f"{weights_path}: corrupt or does not match the model config ({first_line}).") from err
     model.eval()
 
+    problems: dict[str, str] = {}
+
     def optional(name: str, reader):
         path = folder / name
         if not path.is_file():
+            problems[name] = "is missing"
             return None
         try:
             return reader(path)
-        except (OSError, ValueError, SafetensorError) as err:
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:
             log.warning("Ignoring unreadable %s: %s", path, err)
+            problems[name] = f"is unreadable ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})"
             return None
 
+    for name in PLOT_FILES:
+        optional(name, check_png)
     return LoadedBundle(
         model=model,
         folder=folder,
         source=str(folder),
-        metrics=optional(METRICS_FILE, read_json),
-        history=optional(HISTORY_FILE, read_json),
+        metrics=optional(METRICS_FILE, read_metrics),
+        history=optional(HISTORY_FILE, read_history),
         samples=optional(SAMPLES_FILE, load_sample_pack),
         card=optional(CARD_FILE, Path.read_text),
         calibration=optional(CALIBRATION_FILE, read_calibration),
+        problems=problems,
     )
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    metrics = read_json(path)
+    if not isinstance(metrics, dict):
+        raise ValueError("not a JSON object")
+    return metrics
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    history = read_json(path)
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise ValueError("not a JSON object of lists")
+    return history
+
+
+def check_png(path: Path) -> Path:
+    """A plot the page will show: it must be a whole image (a truncated file shows as a broken icon)."""
+    with Image.open(path) as image:
+        image.load()
+    return path

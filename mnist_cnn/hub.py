@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,15 @@ log = logging.getLogger(__name__)
 
 MODEL_REPO_ENV = "MODEL_REPO"
 MODEL_REVISION_ENV = "MODEL_REVISION"
+DOWNLOAD_TIMEOUT_ENV = "MODEL_DOWNLOAD_TIMEOUT"
+# The whole download, every file and retry included: huggingface_hub's own timeouts bound each read, so
+# a Hub that trickles bytes or keeps answering 5xx could otherwise hold the app's start for minutes.
+DOWNLOAD_TIMEOUT = 20.0
 OPTIONAL_FILES = (CALIBRATION_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
+
+
+class HubTimeoutError(TimeoutError):
+    """The Hub did not deliver a bundle within the download deadline."""
 
 
 class HubPushError(RuntimeError):
@@ -136,6 +145,37 @@ def download_bundle(repo_id: str, revision: str | None = None) -> Path:
     return weights.parent  # every file of one commit lands in the same snapshot folder
 
 
+def download_timeout() -> float:
+    """Seconds allowed for the whole download: ``$MODEL_DOWNLOAD_TIMEOUT``, else DOWNLOAD_TIMEOUT."""
+    value = os.environ.get(DOWNLOAD_TIMEOUT_ENV, "").strip()
+    try:
+        return float(value) if value else DOWNLOAD_TIMEOUT
+    except ValueError:
+        log.warning("Ignoring %s=%r (not a number of seconds)", DOWNLOAD_TIMEOUT_ENV, value)
+        return DOWNLOAD_TIMEOUT
+
+
+def download_within(repo_id: str, revision: str | None, seconds: float) -> Path:
+    """``download_bundle`` with a deadline. On timeout the download goes on in the background (a daemon
+    thread, finishing into the cache for the next start) and HubTimeoutError is raised."""
+    outcome: dict[str, Any] = {}
+
+    def download() -> None:
+        try:
+            outcome["folder"] = download_bundle(repo_id, revision)
+        except BaseException as err:  # handed to the caller's thread below
+            outcome["error"] = err
+
+    worker = threading.Thread(target=download, name="hub-download", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise HubTimeoutError(f"the Hub did not send the files within {seconds:g} s (${DOWNLOAD_TIMEOUT_ENV}).")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["folder"]
+
+
 def load_model_source(source: str | None = None, revision: str | None = None) -> LoadedBundle:
     """Resolve a model source to a loaded bundle, falling back to the shipped one on any failure.
 
@@ -156,7 +196,7 @@ def load_model_source(source: str | None = None, revision: str | None = None) ->
             return _fall_back(str(folder), str(err))
     label = f"{source}@{revision}" if revision else source
     try:
-        folder = download_bundle(source, revision)
+        folder = download_within(source, revision, download_timeout())
         bundle = load_bundle_folder(folder)
     except RepositoryNotFoundError:
         return _fall_back(label, f"the Hub repo '{source}' was not found (or is private).")
@@ -168,7 +208,7 @@ def load_model_source(source: str | None = None, revision: str | None = None) ->
         return _fall_back(label, f"the repo lacks a required file ({err.__class__.__name__}).")
     except HFValidationError as err:
         return _fall_back(label, f"'{source}' is neither a folder nor a valid Hub repo id ({err}).")
-    except BundleLoadError as err:
+    except (BundleLoadError, HubTimeoutError) as err:
         return _fall_back(label, str(err))
     except (HfHubHTTPError, httpx2.HTTPError, OSError) as err:
         return _fall_back(label, f"the download failed ({type(err).__name__}: {str(err).splitlines()[0]}).")

@@ -52,7 +52,13 @@ class BundleView:
 
     def plot_path(self, name: str) -> str | None:
         path = Path(self.bundle.folder) / name
-        return str(path) if path.is_file() else None
+        return str(path) if path.is_file() and name not in self.bundle.problems else None
+
+    def notice(self, *names: str) -> str | None:
+        """A warning for a tab whose artifacts are missing or unreadable (None when all are there)."""
+        if problems := self.bundle.problem_text(*names):
+            return f"⚠️ This model's bundle is incomplete: {problems}. What depends on it is not shown."
+        return None
 
     # --- galleries ---
     def random_indices(self, only_mistakes: bool = False) -> list[int]:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -34,6 +35,9 @@ class Hub:
         self.repos: dict[str, Repo] = {}
         self.requests: list[str] = []  # request lines and headers, Authorization left out
         self.authorized = 0  # how many requests carried an Authorization header
+        # Faults for downloads ("resolve"): None, "500" (every answer), "cut" (weights stop half-way and the
+        # connection closes), "trickle" (the weights at 200 bytes a second: no single read times out).
+        self.fault: str | None = None
         self.lock = threading.Lock()
         self._counter = 0
 
@@ -222,7 +226,30 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, f"Entry not found: {filename}", "EntryNotFound")
         headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
                    "Content-Type": "application/octet-stream"}  # fmt: skip
+        if self.hub.fault == "500":
+            return self.error(500, "Internal Error - We're working hard to fix this as soon as possible!")
+        if self.hub.fault in ("cut", "trickle") and self.command == "GET" and filename.endswith(".safetensors"):
+            return self.send_faulty(content, headers)
         self.send(200, content, headers)
+
+    def send_faulty(self, content: bytes, headers: dict[str, str]) -> None:
+        self.send_response(200)
+        for key, value in {**headers, "Content-Length": str(len(content))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            if self.hub.fault == "cut":
+                self.wfile.write(content[: len(content) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)  # socket.SHUT_RDWR: the body ends early
+                return
+            for start in range(0, len(content), 20):  # trickle: 20 bytes every 0.1 s
+                self.wfile.write(content[start : start + 20])
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the client gave up
+            self.close_connection = True
 
 
 def start_hub(tokens: dict[str, str]) -> tuple[Hub, ThreadingHTTPServer, str]:

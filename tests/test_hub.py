@@ -260,3 +260,25 @@ def test_pickle_checkpoints_are_never_opened(tmp_path):
 
     with pytest.raises(OSError, match="pickle"):
         MnistCNN._load_as_pickle(MnistCNN(), str(tmp_path / "pytorch_model.bin"), "cpu", True)
+
+
+@pytest.mark.parametrize("fault", ["500", "cut", "trickle"])
+def test_a_failing_or_slow_hub_falls_back_within_the_deadline(hub, tmp_path, shipped_predictions, fault):
+    """The Hub answering 500, a download cut off mid-file, a Hub too slow for any read to time out: the
+    shipped model is used, within the download deadline, and nothing half-downloaded is used."""
+    import time
+
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    hub.fault = fault
+    started = time.monotonic()
+    loaded = load("alice/mnist-cnn", {**env, "MODEL_DOWNLOAD_TIMEOUT": "6"})
+    elapsed = time.monotonic() - started
+    assert "Using the model shipped with the app" in loaded["fallback_reason"], loaded["log"]
+    assert Path(loaded["folder"]) == SHIPPED and loaded["predictions"] == shipped_predictions
+    assert "Traceback" not in loaded["log"]
+    assert elapsed < 6 + 30, f"took {elapsed:.0f} s"  # the deadline plus starting Python and torch
+    if fault == "trickle":
+        assert "did not send the files within 6 s" in loaded["fallback_reason"]
+    hub.fault = None  # the Hub recovers: the next start downloads the real files
+    assert load("alice/mnist-cnn", env)["fallback_reason"] is None

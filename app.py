@@ -30,7 +30,6 @@ from mnist_cnn.sketch import SketchError
 from mnist_cnn.views import BundleView, model_markdown, to_uint8
 
 PAGE_CSS = Path(__file__).resolve().parent / "mnist_cnn" / "pad" / "page.css"
-UPLOAD_ONLY = "**Upload the image with the request** (`handle_file`): a file on the server cannot be named."
 
 
 def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.Blocks:
@@ -39,8 +38,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
     predictor = Predictor.from_bundle(bundle)
     view = BundleView(bundle)
 
-    # delete_cache: uploads and generated images are removed once they are limits.cache_seconds old
-    with gr.Blocks(title="MNIST digit demo", delete_cache=limits.delete_cache) as demo:
+    with gr.Blocks(title="MNIST digit demo") as demo:
         gr.Markdown(
             "# ✍️ MNIST digit demo\n"
             f"Draw a digit from 0 to 9: a {view.num_parameters:,}-parameter CNN reads it as you draw "
@@ -67,7 +65,9 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                         )
                 # Not shown: the live answer on its way to the page, and the public API's image file.
                 live_answer = gr.JSON(visible=False)
-                api_image = gr.File(visible=False, file_types=["image"])
+                # type="binary": Gradio hands over the upload's bytes (a "filepath" File leaves an empty
+                # temporary file in the cache on every call, which the cache clean-up never removes)
+                api_image = gr.File(visible=False, file_types=["image"], type="binary")
             with gr.Tab("Test samples", id="samples"):
                 bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()
@@ -133,11 +133,9 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
         def show_probabilities(shown: list[int], event: gr.SelectData):
             return view.probabilities_of(shown, event.index)
 
-        def predict(path: str | None):
-            """The public API: one uploaded image file."""
-            if path is not None and not is_upload(path):
-                return None, None, UPLOAD_ONLY
-            return outputs(predictor(path))
+        def predict(image: bytes | None):
+            """The public API: one uploaded image file (Gradio refuses a file that was not uploaded)."""
+            return outputs(predictor(image))
 
         # The live pad and the API share one pool of model workers (concurrency_id "model").
         model_pool = {"concurrency_id": "model", "concurrency_limit": limits.model_workers}
@@ -169,11 +167,6 @@ def outputs(result: Prediction) -> tuple[dict[str, float] | None, object | None,
     return result.label_confidences(), to_uint8(result.model_input), result.status_markdown()
 
 
-def is_upload(path: str) -> bool:
-    """Whether a file lies in Gradio's upload folder: the API reads only what the caller sent."""
-    return Path(path).resolve().is_relative_to(Path(gr.utils.get_upload_folder()).resolve())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
@@ -188,8 +181,10 @@ def main() -> None:
     # (~0.2 s with everything else stopped). Frozen, they are left out, and requests are not stalled.
     gc.freeze()
     # show_error: a refused request (a file that was not uploaded, a malformed payload) is told why
+    # limits.launch_options: the upload size limit, and uploads and generated images deleted once
+    # they are limits.cache_seconds old
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css_paths=[PAGE_CSS], show_error=True,
-                max_file_size=limits.max_file_size)  # fmt: skip
+                **limits.launch_options(demo))  # fmt: skip
 
 
 if __name__ == "__main__":

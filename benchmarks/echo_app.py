@@ -35,7 +35,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
     limits = ServingLimits.from_env()
-    with gr.Blocks(delete_cache=limits.delete_cache) as demo:
+    with gr.Blocks() as demo:
         pad = drawing_pad(elem_id="drawing-pad")
         answer = gr.JSON(visible=False)
         image_file = gr.File(visible=False, file_types=["image"])
@@ -44,4 +44,4 @@ if __name__ == "__main__":
         pad.change(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private", **model_pool)
         image_file.upload(echo_file, image_file, [label, image, status], api_name="predict", **model_pool)
     demo.queue(max_size=limits.queue_size)
-    demo.launch(server_port=args.port, max_file_size=limits.max_file_size)
+    demo.launch(server_port=args.port, **limits.launch_options(demo))

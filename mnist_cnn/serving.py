@@ -6,10 +6,20 @@ wants a small queue) can set it without editing code.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import anyio
+import gradio as gr
 import torch
+from gradio.route_utils import delete_files_created_by_app
+
+log = logging.getLogger(__name__)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -42,9 +52,46 @@ class ServingLimits:
         )
 
     @property
-    def delete_cache(self) -> tuple[int, int]:
-        """``gr.Blocks(delete_cache=(every, age))``: look often enough that nothing outlives twice its age."""
-        return max(1, min(60, self.cache_seconds // 2)), self.cache_seconds
+    def cleanup_every(self) -> int:
+        """Seconds between clean-up passes: often enough that nothing outlives twice its age."""
+        return max(1, min(60, self.cache_seconds // 2))
+
+    def launch_options(self, demo: gr.Blocks) -> dict[str, Any]:
+        """``demo.launch(**...)``: the upload limit, and the cache clean-up run in the app's lifespan."""
+        return {"max_file_size": self.max_file_size, "app_kwargs": {"lifespan": self.cache_cleanup(demo)}}
+
+    def cache_cleanup(self, demo: gr.Blocks) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+        """A lifespan that deletes the app's uploads and generated files once older than ``cache_seconds``.
+
+        Gradio's own ``delete_cache`` pass walks its live file sets from a thread while requests add to
+        them; one "set changed size during iteration" ends its loop for good (under load in
+        tests/test_public_link.py the cache then kept growing). This runs the same deletion, again when
+        that happens.
+        """
+
+        async def clean_forever() -> None:
+            while True:
+                await asyncio.sleep(self.cleanup_every)
+                for _ in range(5):
+                    try:
+                        await anyio.to_thread.run_sync(delete_files_created_by_app, demo, self.cache_seconds)
+                        break
+                    except RuntimeError:  # a request added a file during the pass: run it again
+                        continue
+                    except Exception:  # never let one bad pass end the clean-up
+                        log.exception("Cache clean-up pass failed")
+                        break
+
+        @asynccontextmanager
+        async def lifespan(_app: Any) -> AsyncIterator[None]:
+            task = asyncio.create_task(clean_forever())
+            try:
+                yield
+            finally:
+                task.cancel()
+                delete_files_created_by_app(demo, None)  # a restart starts with an empty cache
+
+        return lifespan
 
     def configure_torch(self) -> None:
         """One torch thread per prediction: ``model_workers`` of them run side by side on the cores."""

@@ -6,8 +6,9 @@ anti-aliasing (aspect ratio kept), placed in a 28x28 field with its centre of ma
 
 from __future__ import annotations
 
+import io
 import os
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -37,6 +38,8 @@ def load_image(image: Any) -> Image.Image | None:
         return None
     if isinstance(image, str | os.PathLike):
         return open_image(image)
+    if isinstance(image, bytes):  # an uploaded file's content
+        return open_image(io.BytesIO(image))
     if isinstance(image, np.ndarray):
         array = image
         if array.dtype == bool:
@@ -51,11 +54,11 @@ def load_image(image: Any) -> Image.Image | None:
     raise SketchError(f"Not an image: {type(image).__name__}")
 
 
-def open_image(path: str | os.PathLike) -> Image.Image:
+def open_image(path: str | os.PathLike | IO[bytes]) -> Image.Image:
     """Decode an image file, upright (EXIF orientation applied), refusing sizes that would exhaust memory.
 
     The size is checked on the header, before decoding."""
-    name = os.path.basename(str(path))
+    name = os.path.basename(str(path)) if isinstance(path, str | os.PathLike) else "the uploaded file"
     try:
         with Image.open(path) as opened:
             if opened.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale: big photos stay cheap

@@ -77,7 +77,8 @@ async def read_stream(response: httpx.Response) -> tuple[str, object]:
     return "closed", None
 
 
-async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None = None) -> tuple[str, object]:
+async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None = None,
+                       call_started: list[float] | None = None) -> tuple[str, object]:  # fmt: skip
     """Upload, call, read: ("complete", outputs), ("error", message), ("http <status>", body).
 
     ``session``: the session hash to send, as gradio_client and the page do (one per client); without
@@ -88,6 +89,8 @@ async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None 
         return f"http {uploaded.status_code}", uploaded.text
     [path] = uploaded.json()
     file_data = {"path": path, "orig_name": "digit.png", "meta": FILE_META}
+    if call_started is not None:
+        call_started.append(time.perf_counter())
     posted = await http.post("gradio_api/call/predict", json={"data": [file_data], "session_hash": session})
     if posted.status_code != 200:
         return f"http {posted.status_code}", posted.text
@@ -290,12 +293,14 @@ async def overload(url: str, clients: int, timeout: float) -> dict[str, list[flo
 
         async def one() -> None:
             started = time.perf_counter()
+            call_started: list[float] = []  # when the call was posted, after the upload
             try:
-                kind, data = await asyncio.wait_for(predict_once(http, png), timeout)
+                kind, data = await asyncio.wait_for(predict_once(http, png, None, call_started), timeout)
                 if kind == "complete":
                     kind = "answered" if label_of(data) == "4" else "wrong digit"
                 elif kind == "http 503" and "Queue is full" in str(data):
                     kind = "refused: queue full (503)"
+                    started = call_started[0]  # how long the refusal itself took
             except TimeoutError:
                 kind = "timed out"
             except httpx.HTTPError as err:
@@ -315,7 +320,9 @@ def run_overload(app: RunningApp, clients: int, timeout: float) -> None:
     print(f"  {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), timeout {timeout:.0f} s, "
           f"all done in {wall:.1f} s:")  # fmt: skip
     for kind, times in sorted(outcomes.items()):
-        print(f"    {kind}: {len(times)} (median {1000 * pct(times, 50):.0f} ms, max {1000 * max(times):.0f} ms)")
+        what = "posting the call to the 503" if kind.startswith("refused") else "from the start"
+        ms = f"median {1000 * pct(times, 50):.0f} ms, max {1000 * max(times):.0f} ms"
+        print(f"    {kind}: {len(times)} ({ms}; {what})")
     print(f"  server RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after, peak {peak:.0f} MB")
     after = asyncio.run(api_clients(app.url, 1, 2, check_digit=True))
     print(f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "

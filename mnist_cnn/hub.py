@@ -170,7 +170,9 @@ def download_within(repo_id: str, revision: str | None, seconds: float) -> Path:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        raise HubTimeoutError(f"the Hub did not send the files within {seconds:g} s (${DOWNLOAD_TIMEOUT_ENV}).")
+        raise HubTimeoutError(
+            f"the Hub could not be reached or did not send the files within {seconds:g} s (${DOWNLOAD_TIMEOUT_ENV})."
+        )
     if "error" in outcome:
         raise outcome["error"]
     return outcome["folder"]

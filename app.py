@@ -34,7 +34,7 @@ PAGE_CSS = Path(__file__).resolve().parent / "mnist_cnn" / "pad" / "page.css"
 
 def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.Blocks:
     limits = limits or ServingLimits.from_env()
-    limits.configure_torch()
+    limits.configure()
     predictor = Predictor.from_bundle(bundle)
     view = BundleView(bundle)
 

@@ -35,6 +35,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=7870)
     args = parser.parse_args()
     limits = ServingLimits.from_env()
+    limits.configure()
     with gr.Blocks() as demo:
         pad = drawing_pad(elem_id="drawing-pad")
         answer = gr.JSON(visible=False)

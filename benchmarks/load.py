@@ -311,19 +311,23 @@ async def overload(url: str, clients: int, timeout: float) -> dict[str, list[flo
     return outcomes
 
 
-def run_overload(app: RunningApp, clients: int, timeout: float) -> None:
-    rss_before, _ = memory_mb(app.process.pid)
-    started = time.perf_counter()
-    outcomes = asyncio.run(overload(app.url, clients, timeout))
-    wall = time.perf_counter() - started
-    rss_after, peak = memory_mb(app.process.pid)
-    print(f"  {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), timeout {timeout:.0f} s, "
-          f"all done in {wall:.1f} s:")  # fmt: skip
-    for kind, times in sorted(outcomes.items()):
-        what = "posting the call to the 503" if kind.startswith("refused") else "from the start"
-        ms = f"median {1000 * pct(times, 50):.0f} ms, max {1000 * max(times):.0f} ms"
-        print(f"    {kind}: {len(times)} ({ms}; {what})")
-    print(f"  server RSS {rss_before:.0f} MB before, {rss_after:.0f} MB after, peak {peak:.0f} MB")
+def run_overload(app: RunningApp, clients: int, timeout: float, bursts: int) -> None:
+    """``bursts`` bursts one after the other: memory that only grows would show from one to the next.
+    Each call is a new session (no session hash, as curl does), the costliest case for the server."""
+    rss_start, _ = memory_mb(app.process.pid)
+    print(f"  {bursts} bursts of {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), "
+          f"timeout {timeout:.0f} s; server RSS {rss_start:.0f} MB at the start")  # fmt: skip
+    for burst in range(1, bursts + 1):
+        started = time.perf_counter()
+        outcomes = asyncio.run(overload(app.url, clients, timeout))
+        wall = time.perf_counter() - started
+        rss, peak = memory_mb(app.process.pid)
+        parts = []
+        for kind, times in sorted(outcomes.items()):
+            what = "from posting the call" if kind.startswith("refused") else "from the start"
+            parts.append(f"{kind} {len(times)} (median {1000 * pct(times, 50):.0f} ms, max "
+                         f"{1000 * max(times):.0f} ms {what})")  # fmt: skip
+        print(f"  burst {burst}: done in {wall:.1f} s; " + "; ".join(parts) + f"; RSS {rss:.0f} MB, peak {peak:.0f} MB")
     after = asyncio.run(api_clients(app.url, 1, 2, check_digit=True))
     print(f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "
           f"p50 {1000 * pct(after.latencies, 50):.0f} ms")  # fmt: skip
@@ -336,6 +340,7 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=20, help="drawing visitors at once (0: skip)")
     parser.add_argument("--overload", type=int, default=300, help="clients sent at once in the overload (0: skip)")
     parser.add_argument("--timeout", type=float, default=30, help="overload: a request's timeout in seconds")
+    parser.add_argument("--bursts", type=int, default=4, help="overload: bursts one after the other")
     parser.add_argument("--session-per-call", action="store_true",
                         help="API clients send no session hash (each call a new session, as curl does)")
     parser.add_argument("--only", choices=["api", "visitors", "overload"], help="run one part")
@@ -362,7 +367,7 @@ def main() -> None:
             run_visitors(app, args.visitors, args.seconds)
         if args.only in (None, "overload") and args.overload:
             print("3. overload:")
-            run_overload(app, args.overload, args.timeout)
+            run_overload(app, args.overload, args.timeout, args.bursts)
     finally:
         app.stop()
 

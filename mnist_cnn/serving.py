@@ -40,6 +40,10 @@ class ServingLimits:
     # Events waiting at most. Beyond it a request is refused at once with 503 "Queue is full" (try
     # again) instead of waiting behind everyone: 64 waiting events drain in about a second here.
     queue_size: int = 64
+    # Sessions whose state is kept (oldest dropped first). Each costs ~70 KB here (Gradio copies every
+    # component's config into it), and a caller that opens a new session per call (curl) makes one
+    # per request: Gradio's default of 10,000 would let that grow the server by ~700 MB.
+    sessions: int = 1000
 
     @classmethod
     def from_env(cls) -> ServingLimits:
@@ -49,6 +53,7 @@ class ServingLimits:
             cache_seconds=_env_int("APP_CACHE_SECONDS", cls.cache_seconds),
             model_workers=_env_int("APP_MODEL_WORKERS", max(1, min(cores, 4))),
             queue_size=_env_int("APP_QUEUE_SIZE", cls.queue_size),
+            sessions=_env_int("APP_SESSIONS", cls.sessions),
         )
 
     @property
@@ -57,8 +62,13 @@ class ServingLimits:
         return max(1, min(60, self.cache_seconds // 2))
 
     def launch_options(self, demo: gr.Blocks) -> dict[str, Any]:
-        """``demo.launch(**...)``: the upload limit, and the cache clean-up run in the app's lifespan."""
-        return {"max_file_size": self.max_file_size, "app_kwargs": {"lifespan": self.cache_cleanup(demo)}}
+        """``demo.launch(**...)``: the upload limit, the sessions kept, and the cache clean-up run in the
+        app's lifespan."""
+        return {
+            "max_file_size": self.max_file_size,
+            "state_session_capacity": self.sessions,
+            "app_kwargs": {"lifespan": self.cache_cleanup(demo)},
+        }
 
     def cache_cleanup(self, demo: gr.Blocks) -> Callable[[Any], AbstractAsyncContextManager[None]]:
         """A lifespan that deletes the app's uploads and generated files once older than ``cache_seconds``.
@@ -93,6 +103,10 @@ class ServingLimits:
 
         return lifespan
 
-    def configure_torch(self) -> None:
-        """One torch thread per prediction: ``model_workers`` of them run side by side on the cores."""
+    def configure(self) -> None:
+        """Before the Blocks and its queue are made: torch threads, and Gradio's queue statistics."""
+        # One torch thread per prediction: ``model_workers`` of them run side by side on the cores.
         torch.set_num_threads(1)
+        # Gradio rebuilds a pandas summary of its last 10,000 events after every event (for its
+        # monitoring page): ~6 ms of CPU per event once a busy app has 10,000. Every 100 events is enough.
+        os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "100")

@@ -71,44 +71,45 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             with gr.Tab("Test samples", id="samples"):
                 bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()
-                with gr.Row():
-                    shuffle = gr.Button("New random set", variant="primary")
-                    only_mistakes = gr.Checkbox(label="Show only the model's mistakes")
-                gallery = gr.Gallery(
-                    value=view.gallery(first_set),
-                    label="Random test images: predicted / true (mistakes framed in red)",
-                    columns=8,
-                    height=560,
-                    object_fit="contain",
-                    allow_preview=False,
-                    elem_id="sample-gallery",
-                )
+                with gr.Column(visible=view.samples is not None):  # nothing to browse without samples
+                    with gr.Row():
+                        shuffle = gr.Button("New random set", variant="primary")
+                        only_mistakes = gr.Checkbox(label="Show only the model's mistakes")
+                    gallery = gr.Gallery(
+                        value=view.gallery(first_set),
+                        label="Random test images: predicted / true (mistakes framed in red)",
+                        columns=8,
+                        height=560,
+                        object_fit="contain",
+                        allow_preview=False,
+                        elem_id="sample-gallery",
+                    )
+                    chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
+                                      elem_id="chosen-probabilities")  # fmt: skip
                 shown = gr.State(first_set)  # per visitor: which sample-pack images the gallery shows
-                chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
-                                  elem_id="chosen-probabilities")  # fmt: skip
             with gr.Tab("Confusion matrix", id="confusion"):
                 bundle_notice(view, METRICS_FILE, "confusion_matrix.png", SAMPLES_FILE)
                 gr.Markdown(view.accuracy_markdown())
                 with gr.Row():
-                    gr.Image(view.plot_path("confusion_matrix.png"), label="Confusion matrix (test set)",
-                             interactive=False, elem_id="confusion-image")  # fmt: skip
+                    plot_image(view, "confusion_matrix.png", label="Confusion matrix (test set)",
+                               elem_id="confusion-image")  # fmt: skip
                     gr.Dataframe(view.per_class_table(), label="Per class", interactive=False, elem_id="per-class")
-                with gr.Row():
-                    true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
-                    predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
-                pair_image, pair_caption = view.pair_montage(4, 9)
-                pair_text = gr.Markdown(pair_caption)
-                pair = gr.Image(pair_image, label="Those test images (sample pack)", interactive=False,
-                                height=300, elem_id="pair-images")  # fmt: skip
+                with gr.Column(visible=view.samples is not None):
+                    with gr.Row():
+                        true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
+                        predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
+                    pair_image, pair_caption = view.pair_montage(4, 9)
+                    pair_text = gr.Markdown(pair_caption)
+                    pair = gr.Image(pair_image, label="Those test images (sample pack)", interactive=False,
+                                    height=300, elem_id="pair-images")  # fmt: skip
             with gr.Tab("Training", id="training"):
                 bundle_notice(view, "loss_curves.png", HISTORY_FILE, METRICS_FILE, RELIABILITY_PLOT, CALIBRATION_FILE)
-                gr.Image(view.plot_path("loss_curves.png"), label="Loss and accuracy by epoch", interactive=False,
-                         elem_id="loss-curves")  # fmt: skip
+                plot_image(view, "loss_curves.png", label="Loss and accuracy by epoch", elem_id="loss-curves")
                 gr.Markdown(view.training_markdown())
                 with gr.Row():  # side by side on a desktop, stacked on a phone
                     with gr.Column(min_width=300):
-                        gr.Image(view.plot_path("reliability.png"), label="Reliability of the confidence shown",
-                                 interactive=False, elem_id="reliability")  # fmt: skip
+                        plot_image(view, RELIABILITY_PLOT, label="Reliability of the confidence shown",
+                                   elem_id="reliability")  # fmt: skip
                     with gr.Column(min_width=300):
                         gr.Markdown(view.calibration_markdown(), elem_id="calibration")
             with gr.Tab("Model", id="model"):
@@ -152,6 +153,12 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting
     demo.queue(max_size=limits.queue_size)
     return demo
+
+
+def plot_image(view: BundleView, name: str, **kwargs) -> gr.Image:
+    """A plot of the bundle; hidden (the tab's notice says why) when the file is missing or unreadable."""
+    path = view.plot_path(name)
+    return gr.Image(path, interactive=False, visible=path is not None, **kwargs)
 
 
 def bundle_notice(view: BundleView, *names: str) -> None:

@@ -213,7 +213,9 @@ def load_bundle_folder(folder: str | os.PathLike) -> LoadedBundle:
             return reader(path)
         except (OSError, ValueError, KeyError, TypeError, SafetensorError) as err:
             log.warning("Ignoring unreadable %s: %s", path, err)
-            problems[name] = f"is unreadable ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})"
+            # shown on the page: the reason, never where the server keeps its files
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0].replace(str(folder), "")
+            problems[name] = f"is unreadable ({reason[:120]})"
             return None
 
     for name in PLOT_FILES:
@@ -247,6 +249,9 @@ def read_history(path: Path) -> dict[str, list[float]]:
 
 def check_png(path: Path) -> Path:
     """A plot the page will show: it must be a whole image (a truncated file shows as a broken icon)."""
-    with Image.open(path) as image:
-        image.load()
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, Image.DecompressionBombError) as err:
+        raise ValueError("not a readable image") from err
     return path

@@ -255,6 +255,9 @@ def test_app_starts_on_a_broken_bundle_and_each_tab_says_what_is_missing(tmp_pat
         for name in ("samples.safetensors` is missing", "metrics.json` is unreadable", "history.json` is unreadable",
                      "loss_curves.png` is unreadable", "confusion_matrix.png` is missing"):  # fmt: skip
             assert name in text, text
+        assert str(tmp_path) not in text  # the page never says where the server keeps its files
+        hidden = {c["props"].get("elem_id") for c in config["components"] if c["props"].get("visible") is False}
+        assert {"loss-curves", "confusion-image"} <= hidden  # no empty frames where the plots were
         still_serving(app.url)
     finally:
         app.stop()

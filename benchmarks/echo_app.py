@@ -22,7 +22,7 @@ ANSWER = {"label": {"label": "0", "confidences": [{"label": "0", "confidence": 1
 SEEN = np.zeros((28, 28), dtype=np.uint8)
 
 
-def echo_file(path):
+def echo_file(image_bytes):
     return {"0": 1.0}, SEEN, "**0**"
 
 
@@ -39,7 +39,7 @@ if __name__ == "__main__":
     with gr.Blocks() as demo:
         pad = drawing_pad(elem_id="drawing-pad")
         answer = gr.JSON(visible=False)
-        image_file = gr.File(visible=False, file_types=["image"])
+        image_file = gr.File(visible=False, file_types=["image"], type="binary")  # as app.py
         label, image, status = gr.Label(num_top_classes=3), gr.Image(format="png"), gr.Markdown()
         model_pool = {"concurrency_id": "model", "concurrency_limit": limits.model_workers}
         pad.change(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private", **model_pool)

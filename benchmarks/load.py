@@ -11,7 +11,8 @@
    sends them as the page does (the pad's queue event; while one frame is being read, only the newest
    waits: trigger_mode="always_last"). Prints the update latency and whether every finished drawing
    got the right digit.
-3. Overload: far more clients than the queue holds, all at once, each with a timeout. Prints how many
+3. Overload: bursts of far more clients than the queue holds, all at once, each with a timeout (API
+   calls with uploads, and pad frames, in turn). Prints how many
    were answered, refused with 503 "Queue is full" (and how fast), timed out or failed; the server's RSS
    before, after and at its peak; and whether a normal prediction works afterwards.
 """
@@ -195,6 +196,28 @@ def stroke_frames(digit: int, frames: int) -> list[str]:
     return out
 
 
+async def send_frame(http: httpx.AsyncClient, fn_index: int, pad_id: int, session: str, frame: dict,
+                     joined_at: list[float] | None = None) -> tuple[str, object]:  # fmt: skip
+    """One pad frame through the queue, as the page sends it: ("complete", answer), ("error", message)
+    or ("http <status>", body)."""
+    body = {"data": [frame], "fn_index": fn_index, "session_hash": session, "trigger_id": pad_id, "event_data": None}
+    if joined_at is not None:
+        joined_at.append(time.perf_counter())
+    joined = await http.post("gradio_api/queue/join", json=body)
+    if joined.status_code != 200:
+        return f"http {joined.status_code}", joined.text
+    async with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+        async for line in stream.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            message = json.loads(line[5:])
+            if message.get("msg") == "process_completed":
+                if message.get("success"):
+                    return "complete", message["output"]["data"][0]
+                return "error", message.get("output", {}).get("error")
+    return "closed", None
+
+
 async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[str]], seconds: float,
                   number: int, results: dict) -> None:  # fmt: skip
     """One visitor: draws digits at 10 frames a second, always_last, and checks each finished drawing."""
@@ -211,21 +234,7 @@ async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[s
         async def join_and_read(image: str) -> tuple[str, object]:
             nonlocal seq
             seq += 1
-            body = {"data": [{"image": image, "seq": seq, "floor": 0}], "fn_index": fn_index,
-                    "session_hash": session, "trigger_id": pad_id, "event_data": None}  # fmt: skip
-            joined = await http.post("gradio_api/queue/join", json=body)
-            if joined.status_code != 200:
-                return f"http {joined.status_code}", joined.text
-            async with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
-                async for line in stream.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    message = json.loads(line[5:])
-                    if message.get("msg") == "process_completed":
-                        if message.get("success"):
-                            return "complete", message["output"]["data"][0]
-                        return "error", message.get("output", {}).get("error")
-            return "closed", None
+            return await send_frame(http, fn_index, pad_id, session, {"image": image, "seq": seq, "floor": 0})
 
         digits = list(frames)
         d = number
@@ -285,8 +294,10 @@ def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
 # --- 3. overload -----------------------------------------------------------------------------------
 
 
-async def overload(url: str, clients: int, timeout: float) -> dict[str, list[float]]:
+async def overload(url: str, clients: int, timeout: float, pad: tuple[int, int] | None) -> dict[str, list[float]]:
+    """Everyone at once. ``pad``: (fn_index, component id) to send pad frames (no upload) instead of API calls."""
     png = png_bytes(4)
+    frame = {"image": png_data_url(draw_digit(4)), "seq": 1, "floor": 0}
     outcomes: dict[str, list[float]] = {}
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as http:
@@ -295,9 +306,14 @@ async def overload(url: str, clients: int, timeout: float) -> dict[str, list[flo
             started = time.perf_counter()
             call_started: list[float] = []  # when the call was posted, after the upload
             try:
-                kind, data = await asyncio.wait_for(predict_once(http, png, None, call_started), timeout)
+                if pad is None:
+                    call = predict_once(http, png, None, call_started)
+                else:
+                    call = send_frame(http, *pad, uuid.uuid4().hex, frame, call_started)
+                kind, data = await asyncio.wait_for(call, timeout)
                 if kind == "complete":
-                    kind = "answered" if label_of(data) == "4" else "wrong digit"
+                    got = label_of(data) if pad is None else (data.get("label") or {}).get("label")
+                    kind = "answered" if got == "4" else "wrong digit"
                 elif kind == "http 503" and "Queue is full" in str(data):
                     kind = "refused: queue full (503)"
                     started = call_started[0]  # how long the refusal itself took
@@ -313,13 +329,15 @@ async def overload(url: str, clients: int, timeout: float) -> dict[str, list[flo
 
 def run_overload(app: RunningApp, clients: int, timeout: float, bursts: int) -> None:
     """``bursts`` bursts one after the other: memory that only grows would show from one to the next.
-    Each call is a new session (no session hash, as curl does), the costliest case for the server."""
+    Each call is a new session (no session hash, as curl does), the costliest case for the server.
+    Odd bursts are API calls (an upload each), even bursts pad frames (the frame inside the request)."""
     rss_start, _ = memory_mb(app.process.pid)
+    pad = pad_event(app.url)
     print(f"  {bursts} bursts of {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), "
           f"timeout {timeout:.0f} s; server RSS {rss_start:.0f} MB at the start")  # fmt: skip
     for burst in range(1, bursts + 1):
         started = time.perf_counter()
-        outcomes = asyncio.run(overload(app.url, clients, timeout))
+        outcomes = asyncio.run(overload(app.url, clients, timeout, None if burst % 2 else pad))
         wall = time.perf_counter() - started
         rss, peak = memory_mb(app.process.pid)
         parts = []
@@ -327,7 +345,9 @@ def run_overload(app: RunningApp, clients: int, timeout: float, bursts: int) -> 
             what = "from posting the call" if kind.startswith("refused") else "from the start"
             parts.append(f"{kind} {len(times)} (median {1000 * pct(times, 50):.0f} ms, max "
                          f"{1000 * max(times):.0f} ms {what})")  # fmt: skip
-        print(f"  burst {burst}: done in {wall:.1f} s; " + "; ".join(parts) + f"; RSS {rss:.0f} MB, peak {peak:.0f} MB")
+        kind = "API calls" if burst % 2 else "pad frames"
+        print(f"  burst {burst} ({kind}): done in {wall:.1f} s; " + "; ".join(parts)
+              + f"; RSS {rss:.0f} MB, peak {peak:.0f} MB")  # fmt: skip
     after = asyncio.run(api_clients(app.url, 1, 2, check_digit=True))
     print(f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "
           f"p50 {1000 * pct(after.latencies, 50):.0f} ms")  # fmt: skip
@@ -340,7 +360,7 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=20, help="drawing visitors at once (0: skip)")
     parser.add_argument("--overload", type=int, default=300, help="clients sent at once in the overload (0: skip)")
     parser.add_argument("--timeout", type=float, default=30, help="overload: a request's timeout in seconds")
-    parser.add_argument("--bursts", type=int, default=4, help="overload: bursts one after the other")
+    parser.add_argument("--bursts", type=int, default=8, help="overload: bursts one after the other")
     parser.add_argument("--session-per-call", action="store_true",
                         help="API clients send no session hash (each call a new session, as curl does)")
     parser.add_argument("--only", choices=["api", "visitors", "overload"], help="run one part")

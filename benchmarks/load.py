@@ -37,19 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from live_pad import cpu_seconds  # noqa: E402
+
 from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
 FILE_META = {"_type": "gradio.FileData"}
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the server process, from /proc ----------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -100,10 +96,16 @@ async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None 
 
 
 def label_of(outputs: object) -> str | None:
+    """The top label of `predict`'s outputs."""
     try:
         return outputs[0]["label"]  # type: ignore[index]
     except (TypeError, KeyError, IndexError):
         return None
+
+
+def pad_label_of(answer: object) -> str | None:
+    """The top label of a live pad answer."""
+    return (answer.get("label") or {}).get("label") if isinstance(answer, dict) else None
 
 
 def pct(values: list[float], q: float) -> float:
@@ -266,8 +268,7 @@ def record(results: dict, outcome: tuple[str, object], latency: float, expected:
         return
     results["latencies"].append(latency)
     if expected is not None:
-        got = (answer.get("label") or {}).get("label") if isinstance(answer, dict) else None
-        results["finals"].append(got == expected)
+        results["finals"].append(pad_label_of(answer) == expected)
 
 
 def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
@@ -312,7 +313,7 @@ async def overload(url: str, clients: int, timeout: float, pad: tuple[int, int] 
                     call = send_frame(http, *pad, uuid.uuid4().hex, frame, call_started)
                 kind, data = await asyncio.wait_for(call, timeout)
                 if kind == "complete":
-                    got = label_of(data) if pad is None else (data.get("label") or {}).get("label")
+                    got = label_of(data) if pad is None else pad_label_of(data)
                     kind = "answered" if got == "4" else "wrong digit"
                 elif kind == "http 503" and "Queue is full" in str(data):
                     kind = "refused: queue full (503)"

@@ -22,6 +22,7 @@ from mnist_cnn.bundle import (
     SAMPLES_FILE,
     LoadedBundle,
 )
+from mnist_cnn.explain import explain_input, why
 from mnist_cnn.hub import load_model_source
 from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
 from mnist_cnn.predict import EMPTY_MESSAGE, Prediction, Predictor
@@ -29,6 +30,8 @@ from mnist_cnn.serving import ServingLimits
 from mnist_cnn.sketch import SketchError
 from mnist_cnn.views import BundleView, model_markdown, to_uint8
 
+BEST_GUESS = -1
+EXPLAIN_CHOICES = [("its best guess", BEST_GUESS)] + [(str(digit), digit) for digit in range(10)]
 PAGE_CSS = Path(__file__).resolve().parent / "mnist_cnn" / "pad" / "page.css"
 
 
@@ -55,19 +58,21 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                     with gr.Column(scale=2, min_width=300):
                         status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
                         label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
-                        seen = gr.Image(
-                            label="What the model sees (28x28)",
-                            interactive=False,
-                            format="png",
-                            height=280,
-                            width=240,
-                            elem_id="model-input",
-                        )
+                        with gr.Row():
+                            seen = gr.Image(label="What the model sees (28x28)", interactive=False, format="png",
+                                            height=240, min_width=140, elem_id="model-input")  # fmt: skip
+                            why_image = gr.Image(label="Why: red for, blue against", interactive=False, format="png",
+                                                 height=240, min_width=140, elem_id="why-image")  # fmt: skip
+                        explain_digit = gr.Dropdown(EXPLAIN_CHOICES, value=BEST_GUESS, label="Explain which digit",
+                                                    elem_id="explain-digit")  # fmt: skip
+                        why_text = gr.Markdown(elem_id="why-text")
                 # Not shown: the live answer on its way to the page, and the public API's image file.
                 live_answer = gr.JSON(visible=False)
                 # type="binary": Gradio hands over the upload's bytes (a "filepath" File leaves an empty
                 # temporary file in the cache on every call, which the cache clean-up never removes)
                 api_image = gr.File(visible=False, file_types=["image"], type="binary")
+                explain_file = gr.File(visible=False, file_types=["image"], type="binary")
+                explain_target = gr.Number(None, precision=0, minimum=0, maximum=9, visible=False, label="digit")
             with gr.Tab("Test samples", id="samples"):
                 bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()
@@ -84,8 +89,13 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                         allow_preview=False,
                         elem_id="sample-gallery",
                     )
-                    chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
-                                      elem_id="chosen-probabilities")  # fmt: skip
+                    with gr.Row():
+                        chosen = gr.Label(num_top_classes=3, label="Probabilities of the selected image",
+                                          elem_id="chosen-probabilities")  # fmt: skip
+                        with gr.Column():
+                            sample_why = gr.Image(label="Why: red for, blue against", interactive=False,
+                                                  format="png", height=240, elem_id="sample-why")  # fmt: skip
+                            sample_why_text = gr.Markdown()
                 shown = gr.State(first_set)  # per visitor: which sample-pack images the gallery shows
             with gr.Tab("Confusion matrix", id="confusion"):
                 bundle_notice(view, METRICS_FILE, "confusion_matrix.png", SAMPLES_FILE)
@@ -98,10 +108,17 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                     with gr.Row():
                         true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
                         predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
-                    pair_image, pair_caption = view.pair_montage(4, 9)
+                    pair_items, pair_indices, pair_caption = view.pair_gallery(4, 9)
                     pair_text = gr.Markdown(pair_caption)
-                    pair = gr.Image(pair_image, label="Those test images (sample pack)", interactive=False,
-                                    height=300, elem_id="pair-images")  # fmt: skip
+                    pair = gr.Gallery(pair_items, label="Those test images (sample pack)", columns=8, height=300,
+                                      object_fit="contain", allow_preview=False, elem_id="pair-images")  # fmt: skip
+                    pair_shown = gr.State(pair_indices)
+                    with gr.Row():
+                        why_read = gr.Image(label="Evidence for the digit it was read as", interactive=False,
+                                            format="png", height=240, elem_id="pair-why-predicted")  # fmt: skip
+                        why_not = gr.Image(label="Evidence for the true digit", interactive=False, format="png",
+                                           height=240, elem_id="pair-why-true")  # fmt: skip
+                    pair_why_text = gr.Markdown(elem_id="pair-why-text")
             with gr.Tab("Training", id="training"):
                 bundle_notice(view, "loss_curves.png", HISTORY_FILE, METRICS_FILE, RELIABILITY_PLOT, CALIBRATION_FILE)
                 plot_image(view, "loss_curves.png", label="Loss and accuracy by epoch", elem_id="loss-curves")
@@ -131,8 +148,40 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 "status": markdown,
             }
 
-        def show_probabilities(shown: list[int], event: gr.SelectData):
-            return view.probabilities_of(shown, event.index)
+        def show_sample(shown: list[int], event: gr.SelectData):
+            """A gallery image picked: its probabilities, and why the model read it as it did."""
+            if (index := view.sample_at(shown, event.index)) is None:
+                return None, None, ""
+            read_as, truth = int(view.predictions[index]), int(view.labels[index])
+            picture, text = why(predictor.model, view.field_of(index), read_as, read_as)
+            verdict = "right" if read_as == truth else f"wrong: it is a {truth}"
+            return view.probabilities_of(shown, event.index), picture, f"{text} (Read as {read_as}, {verdict}.)"
+
+        def explain_pair(shown: list[int], event: gr.SelectData):
+            """A confusion-pair image picked: evidence for the digit it was read as, and for the true digit."""
+            if (index := view.sample_at(shown, event.index)) is None:
+                return None, None, ""
+            read_as, truth = int(view.predictions[index]), int(view.labels[index])
+            field = view.field_of(index)
+            read_picture, _ = why(predictor.model, field, read_as, read_as)
+            true_picture, _ = why(predictor.model, field, truth, read_as)
+            return read_picture, true_picture, (
+                f"Test image #{index}, a **{truth}** read as **{read_as}**. Left: red pixels spoke for {read_as}; "
+                f"right: red pixels spoke for {truth}. Blue pixels spoke against."
+            )
+
+        def explain_drawing(frame, digit: int):
+            """After each live answer: why the drawing on the pad reads as it does (or as ``digit``)."""
+            try:
+                _, image = read_frame(frame)
+            except SketchError:
+                return None, ""
+            overlay, text = explain_input(predictor, image, None if digit == BEST_GUESS else digit)
+            return overlay, text if overlay is not None else ""
+
+        def explain(image: bytes | None, digit: float | None):
+            """The public API: an uploaded image file and a digit (default: the model's best guess)."""
+            return explain_input(predictor, image, None if digit is None else int(digit))
 
         def predict(image: bytes | None):
             """The public API: one uploaded image file (Gradio refuses a file that was not uploaded)."""
@@ -146,10 +195,19 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
         api_image.upload(predict, api_image, [label, seen, status], api_name="predict", **model_pool)
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
-        gallery.select(show_probabilities, shown, chosen, api_visibility="private")
+        # Explanations have their own worker: they never hold up the live pad or `predict`.
+        explain_pool = {"concurrency_id": "explain", "concurrency_limit": 1}
+        gr.on([live_answer.change, explain_digit.change], explain_drawing, [pad, explain_digit], [why_image, why_text],
+              trigger_mode="always_last", show_progress="hidden", api_visibility="private", **explain_pool)  # fmt: skip
+        explain_file.upload(explain, [explain_file, explain_target], [why_image, why_text], api_name="explain",
+                            **explain_pool)  # fmt: skip
+        gallery.select(show_sample, shown, [chosen, sample_why, sample_why_text], api_visibility="private",
+                       **explain_pool)  # fmt: skip
         pair_changed = [true_digit.change, predicted_digit.change]
-        gr.on(pair_changed, view.pair_montage, [true_digit, predicted_digit], [pair, pair_text],
+        gr.on(pair_changed, view.pair_gallery, [true_digit, predicted_digit], [pair, pair_shown, pair_text],
               api_visibility="private")  # fmt: skip
+        pair.select(explain_pair, pair_shown, [why_read, why_not, pair_why_text], api_visibility="private",
+                    **explain_pool)  # fmt: skip
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting
     demo.queue(max_size=limits.queue_size)
     return demo

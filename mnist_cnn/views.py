@@ -82,26 +82,35 @@ class BundleView:
 
     def probabilities_of(self, shown: list[int], position: int | None) -> dict[str, float] | None:
         """The probabilities of the image at ``position`` in the gallery showing ``shown``."""
-        if self.samples is None or position is None or not 0 <= position < len(shown):
+        if (index := self.sample_at(shown, position)) is None:
             return None
         names = [str(d) for d in range(10)] + [NOT_A_DIGIT_LABEL]
-        return {name: float(p) for name, p in zip(names, self.probabilities[shown[position]], strict=False)}
+        return {name: float(p) for name, p in zip(names, self.probabilities[index], strict=False)}
 
-    def pair_montage(self, true_digit: int | None, predicted_digit: int | None) -> tuple[np.ndarray | None, str]:
-        """The sample-pack images with this true and predicted digit, side by side, and a caption."""
+    def pair_gallery(self, true_digit: int | None, predicted_digit: int | None) -> tuple[list, list[int], str]:
+        """The sample-pack images with this true and predicted digit (gallery items and their indices),
+        and a caption."""
         if self.samples is None or true_digit is None or predicted_digit is None:
-            return None, "No test samples in this model's bundle."
+            return [], [], "No test samples in this model's bundle."
         hits = np.flatnonzero((self.labels == int(true_digit)) & (self.predictions == int(predicted_digit)))
         count = int(self.metrics.get("confusion_matrix", [[0] * 10] * 10)[int(true_digit)][int(predicted_digit)])
         caption = f"**{count}** test images of a {true_digit} were read as {predicted_digit}"
         if len(hits) == 0:
-            return None, caption + "."
+            return [], [], caption + "."
         caption += f"; {len(hits)} of them are in the sample pack" if len(hits) < count else ""
-        tiles = [framed(self.images[i], true_digit != predicted_digit) for i in hits[:GALLERY_SIZE]]
-        columns = min(8, len(tiles))
-        tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % columns)
-        rows = [np.concatenate(tiles[r : r + columns], axis=1) for r in range(0, len(tiles), columns)]
-        return np.concatenate(rows, axis=0), caption + "."
+        indices = [int(i) for i in hits[:GALLERY_SIZE]]
+        items = [(framed(self.images[i], true_digit != predicted_digit), f"#{i}") for i in indices]
+        return items, indices, caption + ". Pick one to see why."
+
+    def sample_at(self, shown: list[int], position: int | None) -> int | None:
+        """The sample-pack index of the image at ``position`` in a gallery showing ``shown``."""
+        if self.samples is None or position is None or not 0 <= position < len(shown):
+            return None
+        return shown[position]
+
+    def field_of(self, index: int) -> np.ndarray:
+        """A sample-pack image as the model takes it: 28x28 floats in [0, 1]."""
+        return self.images[index].astype(np.float32) / 255
 
     # --- tables and text ---
     def per_class_table(self) -> pd.DataFrame:
@@ -123,7 +132,8 @@ class BundleView:
         m = self.metrics
         return (
             f"**Test accuracy {100 * m['test_accuracy']:.2f}%**: {m['test_errors']} errors in {m['test_size']:,} "
-            "images. Rows are the true digits, columns the predictions. Pick a pair below to see those images."
+            "images. Rows are the true digits, columns the predictions. Pick a pair below to see those images, "
+            "and one of them to see why."
         )
 
     def training_markdown(self) -> str:

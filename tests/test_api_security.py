@@ -29,11 +29,16 @@ def events(response: httpx.Response) -> list[tuple[str, object]]:
 
 def call_predict(base: str, payload) -> tuple[str, object]:
     """POST /gradio_api/call/predict, then read its event stream: ("complete", outputs) or ("error", message)."""
+    return call_api(base, "predict", [payload])
+
+
+def call_api(base: str, name: str, data: list) -> tuple[str, object]:
+    """POST /gradio_api/call/<name>, then read its event stream: ("complete", outputs) or ("error", message)."""
     with httpx.Client(base_url=base, timeout=60) as http:
-        posted = http.post("gradio_api/call/predict", json={"data": [payload]})
+        posted = http.post(f"gradio_api/call/{name}", json={"data": data})
         if posted.status_code != 200:
             return "rejected", posted.text
-        stream = http.get(f"gradio_api/call/predict/{posted.json()['event_id']}")
+        stream = http.get(f"gradio_api/call/{name}/{posted.json()['event_id']}")
     kind, data = events(stream)[-1]
     return kind, data.get("error") if isinstance(data, dict) else data
 
@@ -91,6 +96,24 @@ def test_predict_over_raw_http_with_an_upload(app_server):
     label, model_input, status = outputs
     assert label["label"] == "4" and len(label["confidences"]) == 3
     assert model_input["url"] and "**4**" in status
+
+
+@pytest.mark.parametrize("case", ["absolute path", "../ out of the upload folder", "file:// URL as url", "wrong type"])
+def test_explain_never_opens_a_file_it_was_not_sent(app_server, secret, case):
+    kind, data = call_api(app_server.url, "explain", [hostile_payloads(secret)[case], None])
+    assert kind in ("error", "rejected"), f"{case}: the server answered {data}"
+    assert isinstance(data, str) and len(data) > 10 and "Traceback" not in data
+
+
+def test_explain_over_raw_http(app_server):
+    four = upload(app_server.url, draw_digit(4))
+    kind, (overlay, text) = call_api(app_server.url, "explain", [four, None])
+    assert kind == "complete" and overlay["url"] and "Why **4**" in text
+    kind, (overlay, text) = call_api(app_server.url, "explain", [four, 9])
+    assert kind == "complete" and "Why not **9**" in text and "read 4" in text
+    for digit in (10, -1, "nine"):
+        kind, message = call_api(app_server.url, "explain", [four, digit])
+        assert kind in ("error", "rejected") and message and "Traceback" not in str(message), (digit, message)
 
 
 # --- the pad's private event, called directly ------------------------------------------------------

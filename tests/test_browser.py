@@ -117,6 +117,32 @@ def test_draw_digits_at_once_with_the_mouse(page, shots):
         expect_empty(page)
 
 
+def colour_counts(page: Page, selector: str) -> tuple[int, int]:
+    """(red, blue) pixel counts of the image shown at ``selector``, fetched as the page fetched it."""
+    src = page.locator(selector).get_attribute("src")
+    rgb = np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r > 180) & (g < 120) & (b < 120)).sum()), int(((b > 180) & (r < 120) & (g < 120)).sum())
+
+
+def test_why_this_digit(page, shots):
+    draw(page, 4)
+    expect(page.locator("#why-text")).to_contain_text("Why 4:", timeout=30_000)
+    expect(page.locator("#why-image img")).to_be_visible()
+    red, blue = colour_counts(page, "#why-image img")
+    assert red > 500, f"no evidence for 4 drawn in red ({red} red, {blue} blue pixels)"
+    # "why not 9?": the evidence for another digit, on the same drawing
+    page.locator("#explain-digit input").click()
+    page.get_by_role("option", name="9", exact=True).click()
+    expect(page.locator("#why-text")).to_contain_text("Why not 9", timeout=30_000)
+    expect(page.locator("#why-text")).to_contain_text("the model read 4")
+    assert colour_counts(page, "#why-image img") != (red, blue)
+    page.screenshot(path=str(shots / "why.png"))
+    page.locator("#clear-button").click()
+    expect_empty(page)
+    expect(page.locator("#why-image img")).to_have_count(0, timeout=20_000)
+
+
 def test_label_updates_while_the_pen_moves(page):
     count_updates(page)
     zero = DIGIT_STROKES[0][0]
@@ -301,6 +327,10 @@ def test_gallery_tab(page, shots):
     assert "✗" in page.locator("#sample-gallery").inner_text()
     page.locator("#sample-gallery img").first.click()
     expect(page.locator("#chosen-probabilities")).to_contain_text("%", timeout=20_000)
+    # a mistake picked: why the model read it as it did
+    expect(page.locator("#sample-why img")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("wrong: it is a")).to_be_visible()
+    assert colour_counts(page, "#sample-why img")[0] > 100
 
 
 def test_confusion_tab(page, shots):
@@ -310,6 +340,11 @@ def test_confusion_tab(page, shots):
     expect(page.get_by_text("Test accuracy")).to_be_visible()
     expect(page.locator("#pair-images img")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("were read as 9")).to_be_visible()
+    # "why was this 4 read as 9?": evidence for 9 and for 4 on one of those images
+    page.locator("#pair-images img").first.click()
+    expect(page.locator("#pair-why-text")).to_contain_text("read as 9", timeout=30_000)
+    expect(page.locator("#pair-why-predicted img")).to_be_visible()
+    expect(page.locator("#pair-why-true img")).to_be_visible()
     page.screenshot(path=str(shots / "confusion.png"), full_page=True)
 
 

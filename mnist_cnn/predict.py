@@ -75,6 +75,12 @@ class Predictor:
         """Calibrated probabilities of every output (10 digits, then "not a digit" if the model has it)."""
         return self.calibrated(self.model(torch.from_numpy(field28).view(1, 1, 28, 28)))[0].numpy()
 
+    @torch.inference_mode()
+    def probabilities_batch(self, fields: list[np.ndarray]) -> np.ndarray:
+        """``probabilities`` of several 28x28 images in one batch: ``(N, outputs)``."""
+        batch = torch.from_numpy(np.stack(fields)).view(len(fields), 1, 28, 28)
+        return self.calibrated(self.model(batch)).numpy()
+
     def __call__(self, image: Any) -> Prediction:
         try:
             field28 = sketch_to_mnist(image)
@@ -82,7 +88,10 @@ class Predictor:
             return Prediction(digit=None, confidence=0.0, message=str(err), error=str(err))
         if field28 is None:
             return Prediction(digit=None, confidence=0.0, message=EMPTY_MESSAGE)
-        probs = self.probabilities(field28)
+        return self.prediction(field28, self.probabilities(field28))
+
+    def prediction(self, field28: np.ndarray, probs: np.ndarray) -> Prediction:
+        """The answer for one 28x28 image from its calibrated probabilities: the digit, or "not sure"."""
         top = int(probs[:10].argmax())
         confidence = float(probs[top])
         sure = confidence >= self.abstain_below

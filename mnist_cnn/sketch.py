@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -103,9 +104,29 @@ def to_paper_grayscale(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"))
 
 
-def ink_crop(gray: np.ndarray) -> np.ndarray | None:
-    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST), or
-    None when there is no drawing. ``gray`` is uint8 (0-255) or float (0-1) grayscale."""
+@dataclass
+class InkLevels:
+    """Where the ink is in a grayscale image, and how to turn its levels into MNIST-style intensities."""
+
+    ink: np.ndarray  # the image with ink bright (inverted when the paper is light), in the input's dtype
+    full_scale: float  # 255 for uint8, 1 for float
+    background: float  # the paper's level, 0-1
+    peak: float  # the strongest ink, 0-1
+    floor: float  # ink weaker than this fraction of the range is haze or noise
+
+    @property
+    def is_ink(self) -> np.ndarray:
+        return self.ink > self.full_scale * (self.background + self.floor * (self.peak - self.background))
+
+    def intensity(self, region: np.ndarray) -> np.ndarray:
+        """A region of ``ink`` as float intensity in [0, 1], white on black, paper and noise at 0."""
+        span = self.peak - self.background
+        values = region.astype(np.float32) / self.full_scale
+        return np.clip(((values - self.background) / span - self.floor) / (1.0 - self.floor), 0.0, 1.0)
+
+
+def ink_levels(gray: np.ndarray) -> InkLevels | None:
+    """The ink's levels in uint8 (0-255) or float (0-1) grayscale, or None when there is no drawing."""
     full_scale = 255.0 if gray.dtype == np.uint8 else 1.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
@@ -121,11 +142,19 @@ def ink_crop(gray: np.ndarray) -> np.ndarray | None:
     # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.
     noise = 1.4826 * float(np.median(np.abs(sample - background))) / (peak - background)
     floor = min(0.5, max(NOISE_FLOOR, 5.0 * noise))
+    return InkLevels(ink, full_scale, background, peak, floor)
+
+
+def ink_crop(gray: np.ndarray) -> np.ndarray | None:
+    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST), or
+    None when there is no drawing. ``gray`` is uint8 (0-255) or float (0-1) grayscale."""
+    levels = ink_levels(gray)
+    if levels is None:
+        return None
     # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
-    is_ink = ink > full_scale * (background + floor * (peak - background))
+    is_ink = levels.is_ink
     rows, cols = np.flatnonzero(is_ink.any(axis=1)), np.flatnonzero(is_ink.any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32) / full_scale
-    return np.clip(((crop - background) / (peak - background) - floor) / (1.0 - floor), 0.0, 1.0)
+    return levels.intensity(levels.ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:
@@ -150,8 +179,12 @@ def sketch_to_mnist(image: Any) -> np.ndarray | None:
     if pil is None or pil.width == 0 or pil.height == 0:
         return None
     crop = ink_crop(to_paper_grayscale(pil))
-    if crop is None:
-        return None
+    return None if crop is None else crop_to_field(crop)
+
+
+def crop_to_field(crop: np.ndarray) -> np.ndarray | None:
+    """An ink crop (float intensity in [0, 1]) scaled to fit 20x20 and centred by mass in 28x28; None if
+    nothing is left of it."""
     scale = BOX / max(crop.shape)
     size = [max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))]
     digit = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].clamp_(0, 1)

@@ -1,0 +1,210 @@
+"""Read a number written with several digits: split the ink into digits, classify them, left to right.
+
+1. The ink (found as for one digit) is split into connected pieces (8-connected, ``scipy.ndimage``).
+2. Pieces whose horizontal spans overlap by half the narrower one's width are one digit: the two strokes
+   of a 4 or a 5, the broken loop of a 0.
+3. Each digit is normalised with the MNIST preprocessing of a single drawing, and all are classified in
+   one batch.
+4. A digit much wider than tall may be two digits that touch: it is cut at its thinnest column (in its
+   middle half) when both halves read as digits more surely than the whole does. The model's "not a
+   digit" output, trained on pairs of overlaid digits, makes the whole unsure in that case.
+A digit the model is not sure of is read as "?": the reading never invents a digit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+from .predict import Prediction, Predictor
+from .sketch import InkLevels, crop_to_field, ink_levels, load_image, to_paper_grayscale
+
+MERGE_OVERLAP = 0.5  # pieces overlapping horizontally by this fraction of the narrower one are one digit
+FRAGMENT = 0.4  # a piece less high than this fraction of the tallest is part of a digit, not one
+SPECK = 0.01  # pieces with less than this fraction of all the ink are specks, not digits
+WIDE = 1.1  # a digit wider than this times its height may be two touching digits (99% of pen digits: < 1.25)
+TWO_WIDE = 0.9  # ... and one that reads as no digit, if at least this wide: two digits side by side are
+CUT_TRIES = 5  # cuts tried per part, at its thinnest columns
+MAX_DIGITS = 12  # more pieces than this is no number: the reading says so instead of trying
+
+
+@dataclass
+class DigitReading:
+    digit: int | None  # None: the model is not sure (shown as "?")
+    confidence: float  # calibrated probability of the best digit
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in the image's pixels
+    prediction: Prediction = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"digit": self.digit, "confidence": round(self.confidence, 6), "box": list(self.box)}
+
+
+@dataclass
+class NumberReading:
+    digits: list[DigitReading]  # left to right
+    message: str = ""  # why there are no digits (blank, unreadable, too many pieces)
+
+    @property
+    def number(self) -> str | None:
+        """The digits read, "?" for each one the model is not sure of; None when there is no ink."""
+        if not self.digits:
+            return None
+        return "".join("?" if d.digit is None else str(d.digit) for d in self.digits)
+
+    def to_json(self) -> dict[str, Any]:
+        reading: dict[str, Any] = {"number": self.number, "digits": [d.to_json() for d in self.digits]}
+        if self.message:
+            reading["note"] = self.message
+        return reading
+
+
+@dataclass
+class _Candidate:
+    """A part of the ink that may be one digit: its mask inside its box (in working pixels)."""
+
+    top: int
+    left: int
+    mask: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return self.mask.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.mask.shape[0]
+
+    def trimmed(self) -> _Candidate:
+        rows, cols = np.flatnonzero(self.mask.any(axis=1)), np.flatnonzero(self.mask.any(axis=0))
+        mask = self.mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        return _Candidate(self.top + int(rows[0]), self.left + int(cols[0]), mask)
+
+    def splits(self, tries: int = CUT_TRIES) -> list[tuple[_Candidate, _Candidate]]:
+        """Left and right parts cut at the thinnest columns of the middle (at most ``tries`` cuts, apart)."""
+        ink_per_column = self.mask.sum(axis=0)
+        start, stop = round(0.2 * self.width), round(0.8 * self.width)
+        cuts: list[int] = []
+        for column in start + np.argsort(ink_per_column[start:stop], kind="stable"):
+            if all(abs(int(column) - c) >= max(2, self.width // 10) for c in cuts):
+                cuts.append(int(column))
+            if len(cuts) == tries:
+                break
+        parts = []
+        for cut in cuts:
+            left, right = self.mask[:, :cut], self.mask[:, cut:]
+            if left.any() and right.any():
+                parts.append((_Candidate(self.top, self.left, left).trimmed(),
+                              _Candidate(self.top, self.left + cut, right).trimmed()))  # fmt: skip
+        return parts
+
+
+def read_number(predictor: Predictor, image: Any) -> NumberReading:
+    """Read every digit in an image, left to right. Raises SketchError for input that is not an image."""
+    pil = load_image(image)
+    if pil is None or pil.width == 0 or pil.height == 0:
+        return NumberReading([], "blank image: no ink found")
+    gray = to_paper_grayscale(pil)
+    levels = ink_levels(gray)
+    if levels is None:
+        return NumberReading([], "blank image: no ink found")
+    candidates = digit_candidates(levels.is_ink)
+    if len(candidates) > MAX_DIGITS:
+        return NumberReading([], f"more than {MAX_DIGITS} separate pieces of ink: not a number")
+    to_image = pil.width / gray.shape[1]  # big images are read at a reduced size
+    digits: list[DigitReading] = []
+    for candidate in candidates:
+        for part, prediction in _read_candidate(predictor, levels, candidate):
+            box = (part.left, part.top, part.left + part.width, part.top + part.height)
+            box = tuple(int(round(v * to_image)) for v in box)
+            digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction))  # type: ignore[arg-type]
+    return NumberReading(digits)
+
+
+def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
+    """The ink split into parts that are each one digit (or touching digits), left to right."""
+    labels, count = ndimage.label(is_ink, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    kept = [i for i in range(count) if sizes[i] >= SPECK * sizes.sum()]
+    tallest = max(boxes[i][0].stop - boxes[i][0].start for i in kept)
+    # A short piece (the bar of a 5, a loose tail) belongs to the digit it overlaps most, or the nearest.
+    is_short = {i: boxes[i][0].stop - boxes[i][0].start < FRAGMENT * tallest for i in kept}
+    groups: list[list] = []  # [x0, x1, [labels]], left to right
+    for i in sorted((i for i in kept if not is_short[i]), key=lambda i: boxes[i][1].start):
+        x0, x1 = boxes[i][1].start, boxes[i][1].stop
+        if groups:
+            g = groups[-1]
+            overlap = min(x1, g[1]) - max(x0, g[0])
+            if overlap >= MERGE_OVERLAP * min(x1 - x0, g[1] - g[0]):
+                g[0], g[1] = min(g[0], x0), max(g[1], x1)
+                g[2].append(i + 1)
+                continue
+        groups.append([x0, x1, [i + 1]])
+    for i in (i for i in kept if is_short[i]):
+        x0, x1 = boxes[i][1].start, boxes[i][1].stop
+        if not groups:
+            groups.append([x0, x1, [i + 1]])
+            continue
+        # most overlap first; without any, the smallest gap
+        g = max(groups, key=lambda g: min(x1, g[1]) - max(x0, g[0]))
+        g[0], g[1] = min(g[0], x0), max(g[1], x1)
+        g[2].append(i + 1)
+    candidates = []
+    for x0, x1, members in groups:
+        mask = np.isin(labels[:, x0:x1], members)
+        candidates.append(_Candidate(0, x0, mask).trimmed())
+    return candidates
+
+
+def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
+    rows = slice(candidate.top, candidate.top + candidate.height)
+    region = levels.ink[rows, candidate.left : candidate.left + candidate.width]
+    return crop_to_field(levels.intensity(region) * candidate.mask)
+
+
+def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) -> list[tuple[_Candidate, Prediction]]:
+    """One digit; or, when the part is wide or reads as no digit, two (or more) digits that touch, if
+    cutting it gives parts that each read as a digit more surely than the whole."""
+    field = _field(levels, whole)
+    if field is None:
+        return []
+    reading = predictor.prediction(field, predictor.probabilities_batch([field])[0])
+    maybe_two = whole.width > WIDE * whole.height or (reading.digit is None and whole.width > TWO_WIDE * whole.height)
+    if not maybe_two:
+        return [(whole, reading)]
+    best, best_score = None, reading.confidence
+    tries = [(left, right, _field(levels, left), _field(levels, right)) for left, right in whole.splits()]
+    tries = [t for t in tries if t[2] is not None and t[3] is not None]
+    if tries:
+        probs = predictor.probabilities_batch([f for t in tries for f in t[2:]])
+        for i, (left, right, left_field, right_field) in enumerate(tries):
+            halves = predictor.prediction(left_field, probs[2 * i]), predictor.prediction(right_field, probs[2 * i + 1])
+            score = min(h.confidence for h in halves)
+            if all(h.digit is not None for h in halves) and score > best_score:
+                best, best_score = (left, right), score
+    if best is None:
+        return [(whole, reading)]
+    # each part may itself be two touching digits
+    return [pair for part in best for pair in _read_candidate(predictor, levels, part)]
+
+
+def draw_reading(image: Image.Image, reading: NumberReading) -> Image.Image:
+    """The image on white with each digit's box and reading: green when sure, orange for "?"."""
+    picture = Image.new("RGB", image.size, "white")
+    picture.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+    draw = ImageDraw.Draw(picture)
+    size = max(12, image.height // 12)
+    font = ImageFont.load_default(size)
+    for d in reading.digits:
+        colour = (16, 150, 72) if d.digit is not None else (230, 120, 0)
+        x0, y0, x1, y1 = d.box
+        draw.rectangle((x0 - 2, y0 - 2, x1 + 1, y1 + 1), outline=colour, width=max(2, size // 8))
+        text = "?" if d.digit is None else str(d.digit)
+        draw.text((x0, max(0, y0 - size - 4)), text, fill=colour, font=font)
+    return picture

@@ -24,6 +24,7 @@ from mnist_cnn.bundle import (
 )
 from mnist_cnn.explain import explain_input, why
 from mnist_cnn.hub import load_model_source
+from mnist_cnn.number import draw_reading, fields_side_by_side, number_markdown, read_number
 from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
 from mnist_cnn.predict import EMPTY_MESSAGE, Prediction, Predictor
 from mnist_cnn.serving import ServingLimits
@@ -55,6 +56,9 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=300):
                         pad = drawing_pad(elem_id="drawing-pad")
+                        # shown only when the pad holds a number (page.css hides it while it is empty)
+                        number_boxes = gr.Image(label="Digits found", interactive=False, format="png",
+                                                elem_id="number-boxes")  # fmt: skip
                     with gr.Column(scale=2, min_width=300):
                         status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
                         label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
@@ -71,6 +75,8 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 # type="binary": Gradio hands over the upload's bytes (a "filepath" File leaves an empty
                 # temporary file in the cache on every call, which the cache clean-up never removes)
                 api_image = gr.File(visible=False, file_types=["image"], type="binary")
+                number_file = gr.File(visible=False, file_types=["image"], type="binary")
+                number_json = gr.JSON(visible=False, label="reading")
                 explain_file = gr.File(visible=False, file_types=["image"], type="binary")
                 explain_target = gr.Number(None, precision=0, minimum=0, maximum=9, visible=False, label="digit")
             with gr.Tab("Test samples", id="samples"):
@@ -139,13 +145,19 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 seq, image = read_frame(frame)
             except SketchError as err:
                 return {"seq": -1, "label": {}, "image": None, "status": f"**{err}**"}
-            confidences, model_input, markdown = outputs(predictor(image))
+            reading = read_number(predictor, image) if image is not None else None
+            if reading is not None and len(reading.digits) >= 2:  # a number: each digit's box and reading
+                boxes = draw_reading(image, reading)
+                return {"seq": seq, "label": {}, "image": data_image(to_uint8(fields_side_by_side(reading))),
+                        "status": number_markdown(reading), "boxes": data_image(boxes)}  # fmt: skip
+            confidences, model_input, markdown = outputs(predictor(image))  # one digit: as it always was
             label_data = label.postprocess(confidences)  # the top 3, as gr.Label shows them
             return {
                 "seq": seq,
                 "label": label_data.model_dump() if label_data else {},
-                "image": None if model_input is None else {"url": png_data_url(model_input), "orig_name": "seen.png"},
+                "image": None if model_input is None else data_image(model_input),
                 "status": markdown,
+                "boxes": None,
             }
 
         def show_sample(shown: list[int], event: gr.SelectData):
@@ -176,8 +188,17 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 _, image = read_frame(frame)
             except SketchError:
                 return None, ""
+            if image is not None and len(read_number(predictor, image).digits) >= 2:
+                return None, "Explanations are for one digit: draw a single digit to see why it reads as it does."
             overlay, text = explain_input(predictor, image, None if digit == BEST_GUESS else digit)
             return overlay, text if overlay is not None else ""
+
+        def read_number_api(image: bytes | None) -> dict:
+            """The public API: every digit in an uploaded image, left to right (the CLI's `--number` JSON)."""
+            try:
+                return read_number(predictor, image).to_json()
+            except SketchError as err:
+                return {"number": None, "digits": [], "error": str(err)}
 
         def explain(image: bytes | None, digit: float | None):
             """The public API: an uploaded image file and a digit (default: the model's best guess)."""
@@ -191,8 +212,10 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
         model_pool = {"concurrency_id": "model", "concurrency_limit": limits.model_workers}
         live = pad.change(read_drawing, pad, live_answer, trigger_mode="always_last", show_progress="hidden",
                           api_visibility="private", **model_pool)  # fmt: skip
-        live.success(None, [live_answer, pad], [label, seen, status], js=APPLY_RESULT_JS, show_progress="hidden")
+        live.success(None, [live_answer, pad], [label, seen, status, number_boxes], js=APPLY_RESULT_JS,
+                     show_progress="hidden")  # fmt: skip
         api_image.upload(predict, api_image, [label, seen, status], api_name="predict", **model_pool)
+        number_file.upload(read_number_api, number_file, number_json, api_name="read_number", **model_pool)
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
         # Explanations have their own worker: they never hold up the live pad or `predict`.
@@ -211,6 +234,11 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting
     demo.queue(max_size=limits.queue_size)
     return demo
+
+
+def data_image(image) -> dict:
+    """An image sent inside the live answer (a data URL: no file written), as gr.Image takes it."""
+    return {"url": png_data_url(image), "orig_name": "image.png"}
 
 
 def plot_image(view: BundleView, name: str, **kwargs) -> gr.Image:

@@ -87,8 +87,9 @@ def measure(predictor: Predictor, files: dict[str, list[tuple[Path, int]]], coun
             mistakes.update(f"{b}->{a}" for a, b in zip(reading, truth, strict=True) if a != b)
         else:
             wrong_counts += 1
-    return {"exact": exact / count, "exact_alone": exact_alone / count, "digits": digits_right / digits_total, "wrong_counts": wrong_counts,
-            "count": count, "mistakes": mistakes.most_common(8), "ms": 1000 * float(np.median(seconds))}  # fmt: skip
+    return {"exact": exact / count, "exact_alone": exact_alone / count, "digits": digits_right / digits_total,
+            "wrong_counts": wrong_counts, "count": count, "mistakes": mistakes.most_common(8),
+            "ms": 1000 * float(np.median(seconds))}  # fmt: skip
 
 
 def main() -> None:

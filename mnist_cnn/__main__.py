@@ -2,6 +2,7 @@
 
 python -m mnist_cnn push BUNDLE_DIR REPO_ID     publish a bundle to the Hugging Face Hub
 python -m mnist_cnn predict IMAGE...            predict digits in image files, one JSON line each
+python -m mnist_cnn predict --number IMAGE...   read numbers of several digits, one JSON line each
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import logging
 import sys
 
 from .hub import HubPushError, load_model_source, push_bundle
+from .number import read_number
 from .predict import Predictor
+from .sketch import SketchError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         'get an "error" field.',
     )
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    predict.add_argument("--number", action="store_true",
+                         help='read every digit, left to right: {"path", "number" ("20?6"; "?" where the model '
+                         'is not sure, null without ink), "digits": [{"digit", "confidence", "box": [x0, y0, x1, '
+                         'y1]}]}')  # fmt: skip
     predict.add_argument("--model", help="Hub repo id or bundle folder (default: $MODEL_REPO, else the shipped model)")
     predict.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args(argv)
@@ -63,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "predict":
         predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
         for path in args.images:
+            if args.number:
+                print(json.dumps({"path": path, **number_reading(predictor, path)}), flush=True)
+                continue
             result = predictor(path)
             line = {"path": path, "digit": result.digit, "confidence": round(result.confidence, 6),
                     "probabilities": [round(p, 6) for p in result.probabilities],
@@ -73,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                 line["note"] = "blank image: no ink found"
             print(json.dumps(line), flush=True)
     return 0
+
+
+def number_reading(predictor: Predictor, path: str) -> dict:
+    try:
+        return read_number(predictor, path).to_json()
+    except SketchError as err:
+        return {"number": None, "digits": [], "error": str(err)}
 
 
 if __name__ == "__main__":

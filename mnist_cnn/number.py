@@ -29,6 +29,8 @@ SPECK = 0.01  # pieces with less than this fraction of all the ink are specks, n
 WIDE = 1.1  # a digit wider than this times its height may be two touching digits (99% of pen digits: < 1.25)
 TWO_WIDE = 0.9  # ... and one that reads as no digit, if at least this wide: two digits side by side are
 CUT_TRIES = 5  # cuts tried per part, at its thinnest columns
+JOIN_GAP = 0.15  # an unsure part this close to its neighbour (times the height) may be a loose stroke of it
+JOIN_SURE = 0.9  # ... and is joined to it when together they read at least this surely
 MAX_DIGITS = 12  # more pieces than this is no number: the reading says so instead of trying
 
 
@@ -114,14 +116,44 @@ def read_number(predictor: Predictor, image: Any) -> NumberReading:
     candidates = digit_candidates(levels.is_ink)
     if len(candidates) > MAX_DIGITS:
         return NumberReading([], f"more than {MAX_DIGITS} separate pieces of ink: not a number")
+    parts = [pair for candidate in candidates for pair in _read_candidate(predictor, levels, candidate)]
+    parts = _join_loose_strokes(predictor, levels, parts)
     to_image = pil.width / gray.shape[1]  # big images are read at a reduced size
-    digits: list[DigitReading] = []
-    for candidate in candidates:
-        for part, prediction in _read_candidate(predictor, levels, candidate):
-            box = (part.left, part.top, part.left + part.width, part.top + part.height)
-            box = tuple(int(round(v * to_image)) for v in box)
-            digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction))  # type: ignore[arg-type]
+    digits = []
+    for part, prediction in parts:
+        box = (part.left, part.top, part.left + part.width, part.top + part.height)
+        box = tuple(int(round(v * to_image)) for v in box)
+        digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction))  # type: ignore[arg-type]
     return NumberReading(digits)
+
+
+def _join_loose_strokes(predictor: Predictor, levels: InkLevels,
+                        parts: list[tuple[_Candidate, Prediction]]) -> list[tuple[_Candidate, Prediction]]:  # fmt: skip
+    """A part the model is not sure of, close beside its neighbour, may be a stroke of the same digit (a 4
+    whose stem does not touch the rest): the two are joined when together they read surely, and more
+    surely than either alone."""
+    i = 0
+    while i < len(parts) - 1:
+        (left, left_reading), (right, right_reading) = parts[i], parts[i + 1]
+        height = max(left.height, right.height)
+        close = right.left - (left.left + left.width) < JOIN_GAP * height
+        if close and (left_reading.digit is None or right_reading.digit is None):
+            top, bottom = min(left.top, right.top), max(left.top + left.height, right.top + right.height)
+            x0, x1 = min(left.left, right.left), max(left.left + left.width, right.left + right.width)
+            mask = np.zeros((bottom - top, x1 - x0), dtype=bool)
+            for part in (left, right):
+                rows = slice(part.top - top, part.top - top + part.height)
+                mask[rows, part.left - x0 : part.left - x0 + part.width] |= part.mask
+            joined = _Candidate(top, x0, mask)
+            field = _field(levels, joined)
+            if field is not None:
+                reading = predictor.prediction(field, predictor.probabilities_batch([field])[0])
+                alone = max(left_reading.confidence, right_reading.confidence, JOIN_SURE)
+                if reading.digit is not None and reading.confidence > alone:
+                    parts[i : i + 2] = [(joined, reading)]
+                    continue
+        i += 1
+    return parts
 
 
 def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
@@ -208,3 +240,17 @@ def draw_reading(image: Image.Image, reading: NumberReading) -> Image.Image:
         text = "?" if d.digit is None else str(d.digit)
         draw.text((x0, max(0, y0 - size - 4)), text, fill=colour, font=font)
     return picture
+
+
+def number_markdown(reading: NumberReading) -> str:
+    """The status line for a number: the number, then each digit and how sure."""
+    parts = [f"{d.digit} ({100 * d.confidence:.0f}%)" if d.digit is not None else "? (not sure)"
+             for d in reading.digits]  # fmt: skip
+    return f"Number **{reading.number}**: " + ", ".join(parts)
+
+
+def fields_side_by_side(reading: NumberReading, gap: int = 2) -> np.ndarray:
+    """What the model sees of each digit, left to right, as one float image (28 high)."""
+    fields = [d.prediction.model_input for d in reading.digits]
+    spacer = np.full((28, gap), 0.35, dtype=np.float32)  # a grey line between digits
+    return np.concatenate([part for f in fields for part in (f, spacer)][:-1], axis=1)

@@ -159,3 +159,19 @@ DIGIT_STROKES = {
     4: [[(230, 70), (130, 230), (290, 230)], [(240, 150), (240, 330)]],
     0: [[(200, 70), (140, 110), (120, 200), (140, 290), (200, 330), (260, 290), (280, 200), (260, 110), (200, 70)]],
 }
+
+
+def draw_number(digits: list[int], gap: int = 30, width: int = 14):
+    """Several digits side by side on a transparent canvas: ``draw_digit``'s strokes at half size (about
+    85x130 pixels each), ``gap`` pixels apart (negative: pushed into each other)."""
+    from PIL import Image, ImageDraw
+
+    scale, cell = 0.5, 90
+    image = Image.new("RGBA", (60 + len(digits) * (cell + max(gap, 0)), 220), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for k, digit in enumerate(digits):
+        left = 30 + k * (cell + gap)
+        for stroke in DIGIT_STROKES[digit]:
+            points = [(left + (x - 115) * scale, 40 + (y - 70) * scale) for x, y in stroke]
+            draw.line(points, fill=(0, 0, 0, 255), width=width, joint="curve")
+    return image

@@ -106,17 +106,12 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             with gr.Tab("Confusion matrix", id="confusion"):
                 bundle_notice(view, METRICS_FILE, "confusion_matrix.png", SAMPLES_FILE)
                 gr.Markdown(view.accuracy_markdown())
-                with gr.Row():
-                    plot_image(view, "confusion_matrix.png", label="Confusion matrix (test set)",
-                               elem_id="confusion-image")  # fmt: skip
-                    gr.Dataframe(view.per_class_table(), label="Per class", interactive=False, elem_id="per-class")
+                confusion = gr.Dataframe(view.confusion_table(), label="Confusion matrix (test set): click a cell",
+                                         interactive=False, elem_id="confusion-table")  # fmt: skip
                 with gr.Column(visible=view.samples is not None):
-                    with gr.Row():
-                        true_digit = gr.Dropdown(list(range(10)), value=4, label="True digit")
-                        predicted_digit = gr.Dropdown(list(range(10)), value=9, label="Predicted digit")
                     pair_items, pair_indices, pair_caption = view.pair_gallery(4, 9)
                     pair_text = gr.Markdown(pair_caption)
-                    pair = gr.Gallery(pair_items, label="Those test images (sample pack)", columns=8, height=300,
+                    pair = gr.Gallery(pair_items, label="Those test images (sample pack)", columns=8, height=320,
                                       object_fit="contain", allow_preview=False, elem_id="pair-images")  # fmt: skip
                     pair_shown = gr.State(pair_indices)
                     with gr.Row():
@@ -125,6 +120,11 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                         why_not = gr.Image(label="Evidence for the true digit", interactive=False, format="png",
                                            height=240, elem_id="pair-why-true")  # fmt: skip
                     pair_why_text = gr.Markdown(elem_id="pair-why-text")
+                with gr.Row():
+                    gr.Dataframe(view.per_class_table(), label="Per class", interactive=False, elem_id="per-class")
+                    with gr.Accordion("The same matrix as train.py drew it", open=False):
+                        plot_image(view, "confusion_matrix.png", label="Confusion matrix (test set)",
+                                   elem_id="confusion-image")  # fmt: skip
             with gr.Tab("Training", id="training"):
                 bundle_notice(view, "loss_curves.png", HISTORY_FILE, METRICS_FILE, RELIABILITY_PLOT, CALIBRATION_FILE)
                 plot_image(view, "loss_curves.png", label="Loss and accuracy by epoch", elem_id="loss-curves")
@@ -168,6 +168,13 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             picture, text = why(predictor.model, view.field_of(index), read_as, read_as)
             verdict = "right" if read_as == truth else f"wrong: it is a {truth}"
             return view.probabilities_of(shown, event.index), picture, f"{text} (Read as {read_as}, {verdict}.)"
+
+        def pick_pair(event: gr.SelectData):
+            """A confusion cell clicked: the test images of that true digit read as that prediction."""
+            row, column = event.index
+            if column == 0:  # the column naming the rows
+                return gr.skip(), gr.skip(), gr.skip()
+            return view.pair_gallery(row, column - 1)
 
         def explain_pair(shown: list[int], event: gr.SelectData):
             """A confusion-pair image picked: evidence for the digit it was read as, and for the true digit."""
@@ -226,9 +233,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                             **explain_pool)  # fmt: skip
         gallery.select(show_sample, shown, [chosen, sample_why, sample_why_text], api_visibility="private",
                        **explain_pool)  # fmt: skip
-        pair_changed = [true_digit.change, predicted_digit.change]
-        gr.on(pair_changed, view.pair_gallery, [true_digit, predicted_digit], [pair, pair_shown, pair_text],
-              api_visibility="private")  # fmt: skip
+        confusion.select(pick_pair, None, [pair, pair_shown, pair_text], api_visibility="private")
         pair.select(explain_pair, pair_shown, [why_read, why_not, pair_why_text], api_visibility="private",
                     **explain_pool)  # fmt: skip
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting

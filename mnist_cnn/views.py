@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from .bundle import SHIPPED_BUNDLE, LoadedBundle
 from .predict import NOT_A_DIGIT_LABEL
 
 GALLERY_SIZE = 32
+CONFUSION_CORNER = "true \\ read"
 MISTAKE_RGB = (214, 39, 40)
 CORRECT_RGB = (90, 90, 90)
 
@@ -94,7 +96,8 @@ class BundleView:
             return [], [], "No test samples in this model's bundle."
         hits = np.flatnonzero((self.labels == int(true_digit)) & (self.predictions == int(predicted_digit)))
         count = int(self.metrics.get("confusion_matrix", [[0] * 10] * 10)[int(true_digit)][int(predicted_digit)])
-        caption = f"**{count}** test images of a {true_digit} were read as {predicted_digit}"
+        images_were = "test image of a {} was" if count == 1 else "test images of a {} were"
+        caption = f"**{count}** {images_were.format(true_digit)} read as {predicted_digit}"
         if len(hits) == 0:
             return [], [], caption + "."
         caption += f"; {len(hits)} of them are in the sample pack" if len(hits) < count else ""
@@ -113,6 +116,19 @@ class BundleView:
         return self.images[index].astype(np.float32) / 255
 
     # --- tables and text ---
+    def confusion_table(self) -> pd.DataFrame | Styler:
+        """The test set's confusion matrix as a heatmap table (rows: true digits, columns: predictions);
+        its first column names the rows, so a clicked cell (row, column) is (true, column - 1)."""
+        matrix = self.metrics.get("confusion_matrix")
+        if not matrix:
+            return pd.DataFrame(columns=[CONFUSION_CORNER, *map(str, range(10))])
+        counts = np.asarray(matrix)
+        frame = pd.DataFrame(counts, columns=[str(d) for d in range(10)])
+        frame.insert(0, CONFUSION_CORNER, [str(d) for d in range(10)])
+        digits = [str(d) for d in range(10)]
+        # log-scaled shading: the few mistakes stand out beside the ~1,000 right answers of each row
+        return frame.style.background_gradient(cmap="Blues", gmap=np.log1p(counts), axis=None, subset=digits)
+
     def per_class_table(self) -> pd.DataFrame:
         rows = [
             {
@@ -132,8 +148,8 @@ class BundleView:
         m = self.metrics
         return (
             f"**Test accuracy {100 * m['test_accuracy']:.2f}%**: {m['test_errors']} errors in {m['test_size']:,} "
-            "images. Rows are the true digits, columns the predictions. Pick a pair below to see those images, "
-            "and one of them to see why."
+            "images. Rows are the true digits, columns the predictions: click a cell to see those test images, "
+            "and one of them to see why it was read so."
         )
 
     def training_markdown(self) -> str:

@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image, ImageOps
 
-from conftest import RunningApp, draw_digit
+from conftest import RunningApp, draw_digit, draw_number
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,20 @@ def test_app_starts_with_the_hub_unreachable(tmp_path):
     finally:
         app.stop()
     assert "Could not load alice/mnist-cnn" in "".join(app.output)
+
+
+def test_read_number_and_explain(client, tmp_path):
+    number, four = tmp_path / "1047.png", tmp_path / "four.png"
+    draw_number([1, 0, 4, 7]).save(number)
+    draw_digit(4).save(four)
+    reading = client.predict(handle_file(str(number)), api_name="/read_number")
+    assert reading["number"] == "1047" and [d["digit"] for d in reading["digits"]] == [1, 0, 4, 7]
+    assert all(len(d["box"]) == 4 for d in reading["digits"])
+    assert client.predict(handle_file(str(four)), api_name="/read_number")["number"] == "4"
+    overlay, text = client.predict(handle_file(str(four)), None, api_name="/explain")
+    picture = np.asarray(Image.open(overlay).convert("RGB")).astype(int)
+    assert picture.shape == (280, 280, 3) and "Why **4**" in text
+    red = (picture[..., 0] > 180) & (picture[..., 1] < 120) & (picture[..., 2] < 120)
+    assert red.sum() > 500  # evidence for the 4, in red
+    _, text = client.predict(handle_file(str(four)), 9, api_name="/explain")
+    assert "Why not **9**" in text

@@ -143,6 +143,21 @@ def test_why_this_digit(page, shots):
     expect(page.locator("#why-image img")).to_have_count(0, timeout=20_000)
 
 
+def test_a_number_on_the_pad(page, shots):
+    # "41": each digit in its own half of the pad
+    for digit, left in ((4, 30), (1, 230)):
+        for stroke in DIGIT_STROKES[digit]:
+            draw_stroke(page, [(left + (x - 115) * 0.75, 60 + (y - 70) * 1.1) for x, y in stroke])
+    expect(page.locator("#status")).to_contain_text("Number 41", timeout=30_000)
+    expect(page.locator("#number-boxes img")).to_be_visible()
+    expect(page.locator("#why-text")).to_contain_text("Explanations are for one digit", timeout=30_000)
+    page.screenshot(path=str(shots / "number.png"))
+    page.keyboard.press("Control+z")  # undo the 1: one digit again, read as always
+    expect(page.locator("#status")).to_contain_text("4 (", timeout=30_000)
+    expect(page.locator("#number-boxes")).to_be_hidden()
+    assert settled_top_label(page, "4") == "4"
+
+
 def test_label_updates_while_the_pen_moves(page):
     count_updates(page)
     zero = DIGIT_STROKES[0][0]
@@ -335,17 +350,23 @@ def test_gallery_tab(page, shots):
 
 def test_confusion_tab(page, shots):
     page.get_by_role("tab", name="Confusion matrix").click()
-    expect(page.locator("#confusion-image img")).to_be_visible(timeout=20_000)
+    expect(page.locator("#confusion-table")).to_contain_text("1134", timeout=20_000)  # 1s read as 1
     expect(page.locator("#per-class")).to_contain_text("precision")
     expect(page.get_by_text("Test accuracy")).to_be_visible()
     expect(page.locator("#pair-images img")).to_be_visible(timeout=20_000)
-    expect(page.get_by_text("were read as 9")).to_be_visible()
+    expect(page.get_by_text("was read as 9")).to_be_visible()
     # "why was this 4 read as 9?": evidence for 9 and for 4 on one of those images
     page.locator("#pair-images img").first.click()
     expect(page.locator("#pair-why-text")).to_contain_text("read as 9", timeout=30_000)
     expect(page.locator("#pair-why-predicted img")).to_be_visible()
     expect(page.locator("#pair-why-true img")).to_be_visible()
     page.screenshot(path=str(shots / "confusion.png"), full_page=True)
+    # click a cell: true 6 (row 6), read as 0 (the column after the one naming the rows)
+    page.locator("#confusion-table div[role=row]").nth(6).get_by_role("gridcell").nth(1).click()
+    expect(page.get_by_text("test images of a 6 were read as 0")).to_be_visible(timeout=20_000)
+    expect(page.locator("#pair-images img")).to_have_count(3)
+    page.get_by_text("The same matrix as train.py drew it").click()
+    expect(page.locator("#confusion-image img")).to_be_visible(timeout=20_000)
 
 
 def test_training_and_model_tabs(page, shots):

@@ -12,6 +12,7 @@ import gc
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from mnist_cnn.bundle import (
     CALIBRATION_FILE,
@@ -24,13 +25,20 @@ from mnist_cnn.bundle import (
 )
 from mnist_cnn.explain import explain_input, why
 from mnist_cnn.hub import load_model_source
-from mnist_cnn.number import draw_reading, fields_side_by_side, number_markdown, read_number
+from mnist_cnn.number import (
+    NumberReading,
+    draw_reading,
+    fields_side_by_side,
+    number_markdown,
+    read_number,
+)
 from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
 from mnist_cnn.predict import EMPTY_MESSAGE, Prediction, Predictor
 from mnist_cnn.serving import ServingLimits
-from mnist_cnn.sketch import SketchError
+from mnist_cnn.sketch import SketchError, load_image
 from mnist_cnn.views import BundleView, model_markdown, to_uint8
 
+PHOTO_PROMPT = "Upload, paste or take a photo of a digit or a number"
 BEST_GUESS = -1
 EXPLAIN_CHOICES = [("its best guess", BEST_GUESS)] + [(str(digit), digit) for digit in range(10)]
 PAGE_CSS = Path(__file__).resolve().parent / "mnist_cnn" / "pad" / "page.css"
@@ -79,6 +87,23 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 number_json = gr.JSON(visible=False, label="reading")
                 explain_file = gr.File(visible=False, file_types=["image"], type="binary")
                 explain_target = gr.Number(None, precision=0, minimum=0, maximum=9, visible=False, label="digit")
+            with gr.Tab("Photo or scan", id="photo"):
+                gr.Markdown("A digit or a number written on paper: upload a photo or a scan, paste an image, or "
+                            "use the webcam. Below, the preprocessing step by step, as for the pad.")  # fmt: skip
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=300):
+                        # filepath, no image_mode: Gradio passes the upload on undecoded, and the app's own
+                        # reader checks its size before decoding it
+                        photo = gr.Image(sources=["upload", "clipboard", "webcam"], type="filepath", height=400,
+                                         label="Photo, scan or pasted image", elem_id="photo-input")  # fmt: skip
+                    with gr.Column(scale=2, min_width=300):
+                        photo_status = gr.Markdown(f"**{PHOTO_PROMPT}**", elem_id="photo-status")
+                        photo_reading = gr.Image(label="What was read", interactive=False, format="png",
+                                                 elem_id="photo-reading")  # fmt: skip
+                photo_steps = gr.Gallery(label="Step by step: ink found; then for each digit: its box, scaled "
+                                         "to 20 px, centred by mass in 28x28 (what the model sees)", columns=4,
+                                         height="auto", object_fit="contain", allow_preview=False,
+                                         elem_id="photo-steps")  # fmt: skip
             with gr.Tab("Test samples", id="samples"):
                 bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()
@@ -200,6 +225,22 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             overlay, text = explain_input(predictor, image, None if digit == BEST_GUESS else digit)
             return overlay, text if overlay is not None else ""
 
+        def read_photo(path: str | None):
+            """A photo, scan or pasted image: the reading drawn on it, the status line and the steps."""
+            if path is None:
+                return None, f"**{PHOTO_PROMPT}**", []
+            try:
+                reading = read_number(predictor, path)
+            except SketchError as err:
+                return None, f"**{err}**", []
+            if not reading.digits:
+                return None, f"**No digit found: {reading.message}.**", []
+            if len(reading.digits) == 1:  # one digit: the status line of the pad and `predict`
+                status_line = outputs(predictor(path))[2]
+            else:
+                status_line = number_markdown(reading)
+            return draw_reading(load_image(path), reading), status_line, preprocessing_gallery(reading)
+
         def read_number_api(image: bytes | None) -> dict:
             """The public API: every digit in an uploaded image, left to right (the CLI's `--number` JSON)."""
             try:
@@ -222,6 +263,8 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
         live.success(None, [live_answer, pad], [label, seen, status, number_boxes], js=APPLY_RESULT_JS,
                      show_progress="hidden")  # fmt: skip
         api_image.upload(predict, api_image, [label, seen, status], api_name="predict", **model_pool)
+        photo.change(read_photo, photo, [photo_reading, photo_status, photo_steps], api_visibility="private",
+                     **model_pool)  # fmt: skip
         number_file.upload(read_number_api, number_file, number_json, api_name="read_number", **model_pool)
         gr.on([shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown],
               api_visibility="private")  # fmt: skip
@@ -239,6 +282,30 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
     # max_size: past it a request is refused at once (503 "Queue is full") rather than left waiting
     demo.queue(max_size=limits.queue_size)
     return demo
+
+
+def preprocessing_gallery(reading: NumberReading) -> list[tuple]:
+    """Gallery items for each step of the preprocessing: the ink found, then each digit's."""
+    items = [(square_tile(reading.digits[0].steps.ink_found), "1. ink found (paper removed)")]
+    for n, d in enumerate(reading.digits, start=1):
+        which = f"digit {n}: " if len(reading.digits) > 1 else ""
+        read_as = "?" if d.digit is None else d.digit
+        items += [(square_tile(d.steps.crop), f"2. {which}cropped to its ink"),
+                  (square_tile(d.steps.scaled), f"3. {which}scaled to 20 px"),
+                  (square_tile(d.steps.field), f"4. {which}centred in 28x28: read as {read_as}")]  # fmt: skip
+    return items
+
+
+def square_tile(image: np.ndarray, side: int = 224) -> np.ndarray:
+    """A step's image (float, white on black) centred on a black square, small ones enlarged with crisp
+    pixels: every step shows whole, at one size, in the gallery."""
+    height, width = image.shape
+    factor = max(1, side // max(height, width))  # whole pixels only: the 28x28 grid stays visible
+    big = np.kron(to_uint8(image), np.ones((factor, factor), dtype=np.uint8)) if factor > 1 else to_uint8(image)
+    square = np.zeros((max(big.shape),) * 2, dtype=np.uint8)
+    top, left = (square.shape[0] - big.shape[0]) // 2, (square.shape[1] - big.shape[1]) // 2
+    square[top : top + big.shape[0], left : left + big.shape[1]] = big
+    return square
 
 
 def data_image(image) -> dict:

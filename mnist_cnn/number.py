@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from .predict import Prediction, Predictor
-from .sketch import InkLevels, crop_to_field, ink_levels, load_image, to_paper_grayscale
+from .sketch import InkLevels, Steps, ink_levels, load_image, steps_from_crop, to_paper_grayscale
 
 MERGE_OVERLAP = 0.5  # pieces overlapping horizontally by this fraction of the narrower one are one digit
 FRAGMENT = 0.4  # a piece less high than this fraction of the tallest is part of a digit, not one
@@ -40,6 +40,7 @@ class DigitReading:
     confidence: float  # calibrated probability of the best digit
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in the image's pixels
     prediction: Prediction = field(repr=False)
+    steps: Steps = field(repr=False, default_factory=Steps)  # its preprocessing: crop, 20 px, 28x28
 
     def to_json(self) -> dict[str, Any]:
         return {"digit": self.digit, "confidence": round(self.confidence, 6), "box": list(self.box)}
@@ -123,7 +124,8 @@ def read_number(predictor: Predictor, image: Any) -> NumberReading:
     for part, prediction in parts:
         box = (part.left, part.top, part.left + part.width, part.top + part.height)
         box = tuple(int(round(v * to_image)) for v in box)
-        digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction))  # type: ignore[arg-type]
+        steps = steps_from_crop(_crop(levels, part), levels)
+        digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction, steps))  # type: ignore[arg-type]
     return NumberReading(digits)
 
 
@@ -194,10 +196,15 @@ def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
     return candidates
 
 
-def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
+def _crop(levels: InkLevels, candidate: _Candidate) -> np.ndarray:
+    """The candidate's ink as float intensity in its box (other digits' ink in the box left out)."""
     rows = slice(candidate.top, candidate.top + candidate.height)
     region = levels.ink[rows, candidate.left : candidate.left + candidate.width]
-    return crop_to_field(levels.intensity(region) * candidate.mask)
+    return levels.intensity(region) * candidate.mask
+
+
+def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
+    return steps_from_crop(_crop(levels, candidate)).field
 
 
 def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) -> list[tuple[_Candidate, Prediction]]:
@@ -226,16 +233,21 @@ def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) 
     return [pair for part in best for pair in _read_candidate(predictor, levels, part)]
 
 
-def draw_reading(image: Image.Image, reading: NumberReading) -> Image.Image:
-    """The image on white with each digit's box and reading: green when sure, orange for "?"."""
-    picture = Image.new("RGB", image.size, "white")
-    picture.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+def draw_reading(image: Image.Image, reading: NumberReading, max_side: int = 800) -> Image.Image:
+    """The image on white with each digit's box and reading: green when sure, orange for "?". A big
+    image is drawn reduced to ``max_side``."""
+    scale = min(1.0, max_side / max(image.size))
+    if scale < 1:
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    rgba = image.convert("RGBA")
+    picture = Image.new("RGB", rgba.size, "white")
+    picture.paste(rgba, mask=rgba.getchannel("A"))
     draw = ImageDraw.Draw(picture)
-    size = max(12, image.height // 12)
+    size = max(12, picture.height // 12)
     font = ImageFont.load_default(size)
     for d in reading.digits:
         colour = (16, 150, 72) if d.digit is not None else (230, 120, 0)
-        x0, y0, x1, y1 = d.box
+        x0, y0, x1, y1 = (round(v * scale) for v in d.box)
         draw.rectangle((x0 - 2, y0 - 2, x1 + 1, y1 + 1), outline=colour, width=max(2, size // 8))
         text = "?" if d.digit is None else str(d.digit)
         draw.text((x0, max(0, y0 - size - 4)), text, fill=colour, font=font)

@@ -149,8 +149,11 @@ def ink_crop(gray: np.ndarray) -> np.ndarray | None:
     """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST), or
     None when there is no drawing. ``gray`` is uint8 (0-255) or float (0-1) grayscale."""
     levels = ink_levels(gray)
-    if levels is None:
-        return None
+    return None if levels is None else ink_crop_of(levels)
+
+
+def ink_crop_of(levels: InkLevels) -> np.ndarray:
+    """The box of all the ink as float intensity in [0, 1]."""
     # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
     is_ink = levels.is_ink
     rows, cols = np.flatnonzero(is_ink.any(axis=1)), np.flatnonzero(is_ink.any(axis=0))
@@ -170,25 +173,54 @@ def center_in_field(digit: np.ndarray) -> np.ndarray:
     return field
 
 
+@dataclass
+class Steps:
+    """Each step of the preprocessing of one drawing (None from the step where there is nothing left)."""
+
+    levels: InkLevels | None = None  # where the ink is
+    crop: np.ndarray | None = None  # the ink's box, float intensity in [0, 1], white on black
+    scaled: np.ndarray | None = None  # the crop with its longer side scaled to 20 px
+    field: np.ndarray | None = None  # 28x28, centred by mass: what the model sees
+
+    @property
+    def ink_found(self) -> np.ndarray | None:
+        """The whole image as ink intensity (white on black, paper removed)."""
+        return None if self.levels is None else self.levels.intensity(self.levels.ink)
+
+
+def preprocess_steps(image: Any) -> Steps:
+    """The MNIST preprocessing of one drawing, step by step. Raises SketchError for input that is not an
+    image."""
+    pil = load_image(image)
+    if pil is None or pil.width == 0 or pil.height == 0:
+        return Steps()
+    levels = ink_levels(to_paper_grayscale(pil))
+    if levels is None:
+        return Steps()
+    return steps_from_crop(ink_crop_of(levels), levels)
+
+
+def steps_from_crop(crop: np.ndarray, levels: InkLevels | None = None) -> Steps:
+    """The steps after cropping: scale to 20 px, centre by mass in 28x28."""
+    scaled = scale_to_box(crop)
+    return Steps(levels, crop, scaled, None if scaled is None else center_in_field(scaled))
+
+
 def sketch_to_mnist(image: Any) -> np.ndarray | None:
     """The 28x28 float32 image in [0, 1] that the model sees, or None for an empty canvas.
 
     Raises SketchError for input that is not an image.
     """
-    pil = load_image(image)
-    if pil is None or pil.width == 0 or pil.height == 0:
-        return None
-    crop = ink_crop(to_paper_grayscale(pil))
-    return None if crop is None else crop_to_field(crop)
+    return preprocess_steps(image).field
 
 
-def crop_to_field(crop: np.ndarray) -> np.ndarray | None:
-    """An ink crop (float intensity in [0, 1]) scaled to fit 20x20 and centred by mass in 28x28; None if
-    nothing is left of it."""
+def scale_to_box(crop: np.ndarray) -> np.ndarray | None:
+    """An ink crop (float intensity in [0, 1]) with its longer side scaled to 20 px (anti-aliased) and its
+    strongest pixel at 1; None if nothing is left of it."""
     scale = BOX / max(crop.shape)
     size = [max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))]
     digit = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].clamp_(0, 1)
     digit = digit.numpy()
     if digit.max() <= 0:
         return None
-    return center_in_field(digit / digit.max())
+    return digit / digit.max()

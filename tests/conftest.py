@@ -175,3 +175,17 @@ def draw_number(digits: list[int], gap: int = 30, width: int = 14):
             points = [(left + (x - 115) * scale, 40 + (y - 70) * scale) for x, y in stroke]
             draw.line(points, fill=(0, 0, 0, 255), width=width, joint="curve")
     return image
+
+
+def photo_of(drawing, seed: int = 0):
+    """A phone-photo-like RGB picture of a drawing's ink on paper: uneven light, a warm tint, sensor noise,
+    a little blur, three times the drawing's size."""
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    ink = np.asarray(drawing.convert("RGBA").getchannel("A"), dtype=np.float32) / 255
+    h, w = ink.shape
+    light = 200 + 30 * np.linspace(0, 1, w)[None, :] - 20 * np.linspace(0, 1, h)[:, None]
+    paper = light * (1 - 0.8 * ink) + rng.normal(0, 4, size=(h, w))
+    rgb = np.stack([paper, paper * 0.97, paper * 0.9], axis=2).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1.2)).resize((3 * w, 3 * h), Image.Resampling.BICUBIC)

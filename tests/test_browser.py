@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, free_port
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, draw_number, free_port, photo_of
 
 PAD = "#drawing-pad canvas"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -326,6 +326,26 @@ def wait_for_images(page: Page, selector: str) -> None:
         f"() => [...document.querySelectorAll('{selector} img')].every(img => img.complete && img.naturalWidth > 0)",
         timeout=20_000,
     )
+
+
+def test_photo_tab(page, shots, tmp_path):
+    seven, number = tmp_path / "seven.jpg", tmp_path / "410.jpg"
+    photo_of(draw_digit(7)).save(seven, quality=80)
+    photo_of(draw_number([4, 1, 0]), seed=1).save(number, quality=80)
+    page.get_by_role("tab", name="Photo or scan").click()
+    expect(page.locator("#photo-status")).to_contain_text("Upload, paste or take a photo")
+    page.locator("#photo-input input[type=file]").set_input_files(str(number))
+    expect(page.locator("#photo-status")).to_contain_text("Number 410", timeout=30_000)
+    expect(page.locator("#photo-reading img")).to_be_visible()
+    expect(page.locator("#photo-steps img")).to_have_count(1 + 3 * 3)  # the ink, then 3 steps per digit
+    expect(page.locator("#photo-steps")).to_contain_text("centred in 28x28: read as 0")
+    wait_for_images(page, "#photo-steps")
+    page.screenshot(path=str(shots / "photo.png"), full_page=True)
+    page.locator("#photo-input").get_by_role("button", name="Remove Image").click()
+    expect(page.locator("#photo-status")).to_contain_text("Upload, paste or take a photo", timeout=20_000)
+    page.locator("#photo-input input[type=file]").set_input_files(str(seven))
+    expect(page.locator("#photo-status")).to_contain_text("7 (", timeout=30_000)  # one digit: as on the pad
+    expect(page.locator("#photo-steps img")).to_have_count(4)
 
 
 def test_gallery_tab(page, shots):

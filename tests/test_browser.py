@@ -311,8 +311,12 @@ def test_drawing_works_when_embedded(browser, embedding_page):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     try:
         page.goto(embedding_page)
-        for scope in (page.locator("gradio-app"), page.frame_locator("#embedded")):
+        embeds = ((page.locator("gradio-app"), "gradio-app"), (page.frame_locator("#embedded"), "#embedded"))
+        for scope, holder in embeds:
             scope.locator(PAD).wait_for(timeout=60_000)
+            # the holder first: Chromium pauses animation frames in an iframe that is off screen, and
+            # Playwright waits for one before it scrolls inside
+            page.locator(holder).evaluate("e => e.scrollIntoView()")
             scope.locator(PAD).scroll_into_view_if_needed()
             draw(page, 4, scope)
             assert settled_top_label(scope, "4") == "4"

@@ -28,6 +28,7 @@ FRAGMENT = 0.4  # a piece less high than this fraction of the tallest is part of
 SPECK = 0.01  # pieces with less than this fraction of all the ink are specks, not digits
 WIDE = 1.1  # a digit wider than this times its height may be two touching digits (99% of pen digits: < 1.25)
 TWO_WIDE = 0.9  # ... and one that reads as no digit, if at least this wide: two digits side by side are
+DIGIT_WIDE = 1.6  # no part cut off is wider than this times its height (the widest pen digit: 1.59)
 CUT_TRIES = 5  # cuts tried per part, at its thinnest columns
 JOIN_GAP = 0.15  # an unsure part this close to its neighbour (times the height) may be a loose stroke of it
 JOIN_SURE = 0.9  # ... and is joined to it when together they read at least this surely
@@ -196,6 +197,10 @@ def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
     return candidates
 
 
+def _aspect(candidate: _Candidate) -> float:
+    return candidate.width / candidate.height
+
+
 def _crop(levels: InkLevels, candidate: _Candidate) -> np.ndarray:
     """The candidate's ink as float intensity in its box (other digits' ink in the box left out)."""
     rows = slice(candidate.top, candidate.top + candidate.height)
@@ -218,7 +223,9 @@ def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) 
     if not maybe_two:
         return [(whole, reading)]
     best, best_score = None, reading.confidence
-    tries = [(left, right, _field(levels, left), _field(levels, right)) for left, right in whole.splits()]
+    # both parts must be shaped like digits: cutting a long dash (the bar of a 7 drawn first) gives two dashes
+    shaped = [(left, right) for left, right in whole.splits() if max(_aspect(left), _aspect(right)) <= DIGIT_WIDE]
+    tries = [(left, right, _field(levels, left), _field(levels, right)) for left, right in shaped]
     tries = [t for t in tries if t[2] is not None and t[3] is not None]
     if tries:
         probs = predictor.probabilities_batch([f for t in tries for f in t[2:]])

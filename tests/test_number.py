@@ -120,3 +120,10 @@ def test_predict_number_cli(tmp_path):
     assert all(len(d["box"]) == 4 and 0.5 <= d["confidence"] <= 1 for d in first["digits"])
     assert second["number"] is None and second["digits"] == []
     assert third["number"] is None and "Not a readable image" in third["error"]
+
+
+def test_a_long_dash_is_not_cut_into_digits(predictor):
+    # the first stroke of a 7 is a bar: it must not flash up as a number while the 7 is being drawn
+    image = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(120, 90), (280, 90)], fill=(0, 0, 0, 255), width=26)
+    assert len(read_number(predictor, image).digits) == 1

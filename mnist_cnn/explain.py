@@ -20,8 +20,7 @@ from torch import nn
 
 from .predict import Predictor
 
-STEPS = 48  # integration steps: on 120 pen_digits drawings, sums within 2.4% (median) of the logit
-# difference, 6.6% (p90); ~85 ms on one CPU thread (benchmarks/explain.py)
+STEPS = 40  # integration steps: see benchmarks/explain.py for the time and the integration error
 SCALE = 10  # the overlay is 280x280: each model pixel a 10x10 square
 INK_SHADE = 0.25  # how dark the digit itself is drawn under the colours (0: invisible, 1: black)
 BLUR_SIGMA = 1.0  # in model pixels

@@ -118,7 +118,12 @@ def read_number(predictor: Predictor, image: Any) -> NumberReading:
     candidates = digit_candidates(levels.is_ink)
     if len(candidates) > MAX_DIGITS:
         return NumberReading([], f"more than {MAX_DIGITS} separate pieces of ink: not a number")
-    parts = [pair for candidate in candidates for pair in _read_candidate(predictor, levels, candidate)]
+    fields = [(candidate, _field(levels, candidate)) for candidate in candidates]
+    fields = [(candidate, field28) for candidate, field28 in fields if field28 is not None]
+    probabilities = predictor.probabilities_batch([f for _, f in fields]) if fields else []  # all in one batch
+    parts = []
+    for (candidate, field28), probs in zip(fields, probabilities, strict=True):
+        parts += _read_candidate(predictor, levels, candidate, predictor.prediction(field28, probs))
     parts = _join_loose_strokes(predictor, levels, parts)
     to_image = pil.width / gray.shape[1]  # big images are read at a reduced size
     digits = []
@@ -212,13 +217,10 @@ def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
     return steps_from_crop(_crop(levels, candidate)).field
 
 
-def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) -> list[tuple[_Candidate, Prediction]]:
-    """One digit; or, when the part is wide or reads as no digit, two (or more) digits that touch, if
-    cutting it gives parts that each read as a digit more surely than the whole."""
-    field = _field(levels, whole)
-    if field is None:
-        return []
-    reading = predictor.prediction(field, predictor.probabilities_batch([field])[0])
+def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate,
+                    reading: Prediction) -> list[tuple[_Candidate, Prediction]]:  # fmt: skip
+    """One digit (``reading``: how it reads whole); or, when the part is wide or reads as no digit, two
+    (or more) digits that touch, if cutting it gives parts that each read as a digit more surely."""
     maybe_two = whole.width > WIDE * whole.height or (reading.digit is None and whole.width > TWO_WIDE * whole.height)
     if not maybe_two:
         return [(whole, reading)]
@@ -233,11 +235,11 @@ def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate) 
             halves = predictor.prediction(left_field, probs[2 * i]), predictor.prediction(right_field, probs[2 * i + 1])
             score = min(h.confidence for h in halves)
             if all(h.digit is not None for h in halves) and score > best_score:
-                best, best_score = (left, right), score
+                best, best_score = ((left, halves[0]), (right, halves[1])), score
     if best is None:
         return [(whole, reading)]
     # each part may itself be two touching digits
-    return [pair for part in best for pair in _read_candidate(predictor, levels, part)]
+    return [pair for part, part_reading in best for pair in _read_candidate(predictor, levels, part, part_reading)]
 
 
 def draw_reading(image: Image.Image, reading: NumberReading, max_side: int = 800) -> Image.Image:

@@ -30,6 +30,7 @@ from mnist_cnn.number import (
     draw_reading,
     fields_side_by_side,
     number_markdown,
+    read_digit_or_number,
     read_number,
 )
 from mnist_cnn.pad import APPLY_RESULT_JS, drawing_pad, png_data_url, read_frame
@@ -170,12 +171,12 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 seq, image = read_frame(frame)
             except SketchError as err:
                 return {"seq": -1, "label": {}, "image": None, "status": f"**{err}**"}
-            reading = read_number(predictor, image) if image is not None else None
-            if reading is not None and len(reading.digits) >= 2:  # a number: each digit's box and reading
-                boxes = draw_reading(image, reading)
-                return {"seq": seq, "label": {}, "image": data_image(to_uint8(fields_side_by_side(reading))),
-                        "status": number_markdown(reading), "boxes": data_image(boxes)}  # fmt: skip
-            confidences, model_input, markdown = outputs(predictor(image))  # one digit: as it always was
+            single, number = read_digit_or_number(predictor, image)
+            if number is not None:  # a number: each digit's box and reading
+                views, boxes = to_uint8(fields_side_by_side(number)), draw_reading(image, number)
+                return {"seq": seq, "label": {}, "image": data_image(views), "status": number_markdown(number),
+                        "boxes": data_image(boxes)}  # fmt: skip
+            confidences, model_input, markdown = outputs(single)  # one digit: as it always was
             label_data = label.postprocess(confidences)  # the top 3, as gr.Label shows them
             return {
                 "seq": seq,
@@ -220,7 +221,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 _, image = read_frame(frame)
             except SketchError:
                 return None, ""
-            if image is not None and len(read_number(predictor, image).digits) >= 2:
+            if read_digit_or_number(predictor, image)[1] is not None:
                 return None, "Explanations are for one digit: draw a single digit to see why it reads as it does."
             overlay, text = explain_input(predictor, image, None if digit == BEST_GUESS else digit)
             return overlay, text if overlay is not None else ""

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from .predict import Prediction, Predictor
-from .sketch import InkLevels, Steps, ink_levels, load_image, steps_from_crop, to_paper_grayscale
+from .sketch import InkLevels, SketchError, Steps, preprocess_steps, steps_from_crop
 
 MERGE_OVERLAP = 0.5  # pieces overlapping horizontally by this fraction of the narrower one are one digit
 FRAGMENT = 0.4  # a piece less high than this fraction of the tallest is part of a digit, not one
@@ -108,14 +108,33 @@ class _Candidate:
 
 def read_number(predictor: Predictor, image: Any) -> NumberReading:
     """Read every digit in an image, left to right. Raises SketchError for input that is not an image."""
-    pil = load_image(image)
-    if pil is None or pil.width == 0 or pil.height == 0:
+    steps = preprocess_steps(image)
+    if steps.levels is None:
         return NumberReading([], "blank image: no ink found")
-    gray = to_paper_grayscale(pil)
-    levels = ink_levels(gray)
-    if levels is None:
+    return _read_ink(predictor, steps.levels, digit_candidates(steps.levels.is_ink), steps.reduced_by)
+
+
+def read_digit_or_number(predictor: Predictor, image: Any) -> tuple[Prediction, NumberReading | None]:
+    """What the pad shows: one digit read exactly as ``predictor(image)`` reads it, and the number when
+    the ink holds more than one digit (else None). The image is decoded and preprocessed once."""
+    try:
+        steps = preprocess_steps(image)
+    except SketchError:
+        return predictor(image), None  # the message, worded as for any unreadable image
+    if steps.field is None or steps.levels is None:
+        return predictor(image), None  # blank
+    single = predictor.prediction(steps.field, predictor.probabilities(steps.field))
+    candidates = digit_candidates(steps.levels.is_ink)
+    if len(candidates) == 1 and not _maybe_two(candidates[0], single):
+        return single, None
+    reading = _read_ink(predictor, steps.levels, candidates, steps.reduced_by)
+    return single, reading if len(reading.digits) >= 2 else None
+
+
+def _read_ink(predictor: Predictor, levels: InkLevels, candidates: list[_Candidate],
+              reduced_by: float) -> NumberReading:  # fmt: skip
+    if not candidates:
         return NumberReading([], "blank image: no ink found")
-    candidates = digit_candidates(levels.is_ink)
     if len(candidates) > MAX_DIGITS:
         return NumberReading([], f"more than {MAX_DIGITS} separate pieces of ink: not a number")
     fields = [(candidate, _field(levels, candidate)) for candidate in candidates]
@@ -125,14 +144,19 @@ def read_number(predictor: Predictor, image: Any) -> NumberReading:
     for (candidate, field28), probs in zip(fields, probabilities, strict=True):
         parts += _read_candidate(predictor, levels, candidate, predictor.prediction(field28, probs))
     parts = _join_loose_strokes(predictor, levels, parts)
-    to_image = pil.width / gray.shape[1]  # big images are read at a reduced size
     digits = []
     for part, prediction in parts:
         box = (part.left, part.top, part.left + part.width, part.top + part.height)
-        box = tuple(int(round(v * to_image)) for v in box)
+        box = tuple(int(round(v * reduced_by)) for v in box)
         steps = steps_from_crop(_crop(levels, part), levels)
         digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction, steps))  # type: ignore[arg-type]
     return NumberReading(digits)
+
+
+def _maybe_two(candidate: _Candidate, reading: Prediction) -> bool:
+    """Whether a part may be two digits that touch: wide, or wide enough and no digit as a whole."""
+    wide = candidate.width > WIDE * candidate.height
+    return wide or (reading.digit is None and candidate.width > TWO_WIDE * candidate.height)
 
 
 def _join_loose_strokes(predictor: Predictor, levels: InkLevels,
@@ -221,8 +245,7 @@ def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate,
                     reading: Prediction) -> list[tuple[_Candidate, Prediction]]:  # fmt: skip
     """One digit (``reading``: how it reads whole); or, when the part is wide or reads as no digit, two
     (or more) digits that touch, if cutting it gives parts that each read as a digit more surely."""
-    maybe_two = whole.width > WIDE * whole.height or (reading.digit is None and whole.width > TWO_WIDE * whole.height)
-    if not maybe_two:
+    if not _maybe_two(whole, reading):
         return [(whole, reading)]
     best, best_score = None, reading.confidence
     # both parts must be shaped like digits: cutting a long dash (the bar of a 7 drawn first) gives two dashes

@@ -181,6 +181,7 @@ class Steps:
     crop: np.ndarray | None = None  # the ink's box, float intensity in [0, 1], white on black
     scaled: np.ndarray | None = None  # the crop with its longer side scaled to 20 px
     field: np.ndarray | None = None  # 28x28, centred by mass: what the model sees
+    reduced_by: float = 1.0  # the image's width over the width it was read at (huge images are reduced)
 
     @property
     def ink_found(self) -> np.ndarray | None:
@@ -194,10 +195,13 @@ def preprocess_steps(image: Any) -> Steps:
     pil = load_image(image)
     if pil is None or pil.width == 0 or pil.height == 0:
         return Steps()
-    levels = ink_levels(to_paper_grayscale(pil))
+    gray = to_paper_grayscale(pil)
+    levels = ink_levels(gray)
     if levels is None:
         return Steps()
-    return steps_from_crop(ink_crop_of(levels), levels)
+    steps = steps_from_crop(ink_crop_of(levels), levels)
+    steps.reduced_by = pil.width / gray.shape[1]
+    return steps
 
 
 def steps_from_crop(crop: np.ndarray, levels: InkLevels | None = None) -> Steps:

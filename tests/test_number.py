@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from conftest import ROOT, draw_digit, draw_number
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.number import digit_candidates, read_number
+from mnist_cnn.number import digit_candidates, read_digit_or_number, read_number
 from mnist_cnn.predict import Predictor
 from mnist_cnn.sketch import SketchError
 
@@ -127,3 +127,16 @@ def test_a_long_dash_is_not_cut_into_digits(predictor):
     image = Image.new("RGBA", (400, 400), (0, 0, 0, 0))
     ImageDraw.Draw(image).line([(120, 90), (280, 90)], fill=(0, 0, 0, 255), width=26)
     assert len(read_number(predictor, image).digits) == 1
+
+
+def test_the_pad_reads_one_digit_exactly_as_predict_does(predictor):
+    for image in (draw_digit(7), draw_digit(0, transparent=False), draw_number([1, 4])):
+        single, number = read_digit_or_number(predictor, image)
+        alone = predictor(image)
+        assert single.probabilities == alone.probabilities and np.array_equal(single.model_input, alone.model_input)
+    assert read_digit_or_number(predictor, draw_digit(7))[1] is None
+    assert read_digit_or_number(predictor, draw_number([1, 4]))[1].number == "14"
+    blank, number = read_digit_or_number(predictor, Image.new("RGB", (50, 50), "white"))
+    assert blank.message == "Draw a digit" and number is None
+    broken, number = read_digit_or_number(predictor, b"not an image")
+    assert "Not a readable image" in broken.error and number is None

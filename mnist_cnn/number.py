@@ -199,30 +199,33 @@ def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
     tallest = max(boxes[i][0].stop - boxes[i][0].start for i in kept)
     # A short piece (the bar of a 5, a loose tail) belongs to the digit it overlaps most, or the nearest.
     is_short = {i: boxes[i][0].stop - boxes[i][0].start < FRAGMENT * tallest for i in kept}
-    groups: list[list] = []  # [x0, x1, [labels]], left to right
+    groups: list[list] = []  # [x0, x1, y0, y1, [labels]], left to right
+
+    def join(group: list, i: int) -> None:
+        rows, cols = boxes[i]
+        group[0], group[1] = min(group[0], cols.start), max(group[1], cols.stop)
+        group[2], group[3] = min(group[2], rows.start), max(group[3], rows.stop)
+        group[4].append(i + 1)
+
     for i in sorted((i for i in kept if not is_short[i]), key=lambda i: boxes[i][1].start):
         x0, x1 = boxes[i][1].start, boxes[i][1].stop
-        if groups:
-            g = groups[-1]
-            overlap = min(x1, g[1]) - max(x0, g[0])
-            if overlap >= MERGE_OVERLAP * min(x1 - x0, g[1] - g[0]):
-                g[0], g[1] = min(g[0], x0), max(g[1], x1)
-                g[2].append(i + 1)
-                continue
-        groups.append([x0, x1, [i + 1]])
+        if groups and min(x1, groups[-1][1]) - max(x0, groups[-1][0]) >= MERGE_OVERLAP * min(
+            x1 - x0, groups[-1][1] - groups[-1][0]
+        ):
+            join(groups[-1], i)
+        else:
+            groups.append([x0, x1, boxes[i][0].start, boxes[i][0].stop, [i + 1]])
     for i in (i for i in kept if is_short[i]):
         x0, x1 = boxes[i][1].start, boxes[i][1].stop
         if not groups:
-            groups.append([x0, x1, [i + 1]])
-            continue
-        # most overlap first; without any, the smallest gap
-        g = max(groups, key=lambda g: min(x1, g[1]) - max(x0, g[0]))
-        g[0], g[1] = min(g[0], x0), max(g[1], x1)
-        g[2].append(i + 1)
+            groups.append([x0, x1, boxes[i][0].start, boxes[i][0].stop, [i + 1]])
+        else:  # most overlap first; without any, the smallest gap
+            join(max(groups, key=lambda g: min(x1, g[1]) - max(x0, g[0])), i)
     candidates = []
-    for x0, x1, members in groups:
-        mask = np.isin(labels[:, x0:x1], members)
-        candidates.append(_Candidate(0, x0, mask).trimmed())
+    for x0, x1, y0, y1, members in groups:
+        region = labels[y0:y1, x0:x1]
+        mask = region == members[0] if len(members) == 1 else np.isin(region, members)
+        candidates.append(_Candidate(y0, x0, mask))
     return candidates
 
 

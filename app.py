@@ -66,7 +66,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                     with gr.Column(scale=3, min_width=300):
                         pad = drawing_pad(elem_id="drawing-pad")
                         # shown only when the pad holds a number (page.css hides it while it is empty)
-                        number_boxes = gr.Image(label="Digits found", interactive=False, format="png",
+                        number_boxes = gr.Image(label="Digits found", interactive=False, format="png", height=240,
                                                 elem_id="number-boxes")  # fmt: skip
                     with gr.Column(scale=2, min_width=300):
                         status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")

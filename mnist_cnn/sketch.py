@@ -145,15 +145,8 @@ def ink_levels(gray: np.ndarray) -> InkLevels | None:
     return InkLevels(ink, full_scale, background, peak, floor)
 
 
-def ink_crop(gray: np.ndarray) -> np.ndarray | None:
-    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST), or
-    None when there is no drawing. ``gray`` is uint8 (0-255) or float (0-1) grayscale."""
-    levels = ink_levels(gray)
-    return None if levels is None else ink_crop_of(levels)
-
-
-def ink_crop_of(levels: InkLevels) -> np.ndarray:
-    """The box of all the ink as float intensity in [0, 1]."""
+def ink_crop(levels: InkLevels) -> np.ndarray:
+    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST)."""
     # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
     is_ink = levels.is_ink
     rows, cols = np.flatnonzero(is_ink.any(axis=1)), np.flatnonzero(is_ink.any(axis=0))
@@ -199,7 +192,7 @@ def preprocess_steps(image: Any) -> Steps:
     levels = ink_levels(gray)
     if levels is None:
         return Steps()
-    steps = steps_from_crop(ink_crop_of(levels), levels)
+    steps = steps_from_crop(ink_crop(levels), levels)
     steps.reduced_by = pil.width / gray.shape[1]
     return steps
 

@@ -123,9 +123,9 @@ class BundleView:
         if not matrix:
             return pd.DataFrame(columns=[CONFUSION_CORNER, *map(str, range(10))])
         counts = np.asarray(matrix)
-        frame = pd.DataFrame(counts, columns=[str(d) for d in range(10)])
-        frame.insert(0, CONFUSION_CORNER, [str(d) for d in range(10)])
         digits = [str(d) for d in range(10)]
+        frame = pd.DataFrame(counts, columns=digits)
+        frame.insert(0, CONFUSION_CORNER, digits)
         # log-scaled shading: the few mistakes stand out beside the ~1,000 right answers of each row
         return frame.style.background_gradient(cmap="Blues", gmap=np.log1p(counts), axis=None, subset=digits)
 

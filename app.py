@@ -23,7 +23,7 @@ from mnist_cnn.bundle import (
     SAMPLES_FILE,
     LoadedBundle,
 )
-from mnist_cnn.explain import explain_input, why
+from mnist_cnn.explain import explain_input, explain_prediction, why
 from mnist_cnn.hub import load_model_source
 from mnist_cnn.number import (
     NumberReading,
@@ -221,9 +221,10 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                 _, image = read_frame(frame)
             except SketchError:
                 return None, ""
-            if read_digit_or_number(predictor, image)[1] is not None:
+            single, number = read_digit_or_number(predictor, image)
+            if number is not None:
                 return None, "Explanations are for one digit: draw a single digit to see why it reads as it does."
-            overlay, text = explain_input(predictor, image, None if digit == BEST_GUESS else digit)
+            overlay, text = explain_prediction(predictor.model, single, None if digit == BEST_GUESS else digit)
             return overlay, text if overlay is not None else ""
 
         def read_photo(path: str | None):
@@ -231,16 +232,17 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             if path is None:
                 return None, f"**{PHOTO_PROMPT}**", []
             try:
-                reading = read_number(predictor, path)
+                image = load_image(path)  # decoded once (size checked first), then read twice below
+                reading = read_number(predictor, image)
             except SketchError as err:
                 return None, f"**{err}**", []
             if not reading.digits:
                 return None, f"**No digit found: {reading.message}.**", []
             if len(reading.digits) == 1:  # one digit: the status line of the pad and `predict`
-                status_line = outputs(predictor(path))[2]
+                status_line = outputs(predictor(image))[2]
             else:
                 status_line = number_markdown(reading)
-            return draw_reading(load_image(path), reading), status_line, preprocessing_gallery(reading)
+            return draw_reading(image, reading), status_line, preprocessing_gallery(reading)
 
         def read_number_api(image: bytes | None) -> dict:
             """The public API: every digit in an uploaded image, left to right (the CLI's `--number` JSON)."""

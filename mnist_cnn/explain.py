@@ -18,7 +18,7 @@ from matplotlib import colormaps
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from .predict import Predictor
+from .predict import Prediction, Predictor
 
 STEPS = 40  # integration steps: see benchmarks/explain.py for the time and the integration error
 SCALE = 10  # the overlay is 280x280: each model pixel a 10x10 square
@@ -84,8 +84,12 @@ def explain_input(predictor: Predictor, image: Any, digit: int | None = None) ->
     """Read an image as ``predictor`` does and explain ``digit`` (default: the model's best guess).
 
     No overlay, and the reason, for an empty canvas or an unreadable image."""
-    result = predictor(image)
+    return explain_prediction(predictor.model, predictor(image), digit)
+
+
+def explain_prediction(model: nn.Module, result: Prediction, digit: int | None = None) -> tuple[np.ndarray | None, str]:
+    """``explain_input`` for an image already read: no overlay, and the reason, when there is no digit."""
     if result.model_input is None:
         return None, f"**{result.message}**"
     best = int(np.argmax(result.probabilities))
-    return why(predictor.model, result.model_input, best if digit is None else digit, best)
+    return why(model, result.model_input, best if digit is None else digit, best)

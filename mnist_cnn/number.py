@@ -2,12 +2,15 @@
 
 1. The ink (found as for one digit) is split into connected pieces (8-connected, ``scipy.ndimage``).
 2. Pieces whose horizontal spans overlap by half the narrower one's width are one digit: the two strokes
-   of a 4 or a 5, the broken loop of a 0.
+   of a 4 or a 5, the broken loop of a 0. A short piece (the bar of a 5) joins the digit it overlaps.
 3. Each digit is normalised with the MNIST preprocessing of a single drawing, and all are classified in
    one batch.
-4. A digit much wider than tall may be two digits that touch: it is cut at its thinnest column (in its
-   middle half) when both halves read as digits more surely than the whole does. The model's "not a
-   digit" output, trained on pairs of overlaid digits, makes the whole unsure in that case.
+4. A part that is wide, or no digit as a whole, may be two digits that touch: it is cut at one of the
+   thinnest columns of its middle when both parts are shaped like digits and read more surely than the
+   whole does. The model's "not a digit" output, trained on pairs of overlaid digits, makes the whole
+   unsure in that case.
+5. An unsure part right beside its neighbour is joined to it when together they read surely (a 4 whose
+   stem does not touch the rest).
 A digit the model is not sure of is read as "?": the reading never invents a digit.
 """
 
@@ -73,6 +76,7 @@ class _Candidate:
     top: int
     left: int
     mask: np.ndarray
+    steps: Steps | None = field(default=None, repr=False)  # its preprocessing, once computed (``_steps``)
 
     @property
     def width(self) -> int:
@@ -148,7 +152,7 @@ def _read_ink(predictor: Predictor, levels: InkLevels, candidates: list[_Candida
     for part, prediction in parts:
         box = (part.left, part.top, part.left + part.width, part.top + part.height)
         box = tuple(int(round(v * reduced_by)) for v in box)
-        steps = steps_from_crop(_crop(levels, part), levels)
+        steps = _steps(levels, part)
         digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction, steps))  # type: ignore[arg-type]
     return NumberReading(digits)
 
@@ -177,9 +181,9 @@ def _join_loose_strokes(predictor: Predictor, levels: InkLevels,
                 rows = slice(part.top - top, part.top - top + part.height)
                 mask[rows, part.left - x0 : part.left - x0 + part.width] |= part.mask
             joined = _Candidate(top, x0, mask)
-            field = _field(levels, joined)
-            if field is not None:
-                reading = predictor.prediction(field, predictor.probabilities_batch([field])[0])
+            field28 = _field(levels, joined)
+            if field28 is not None:
+                reading = predictor.prediction(field28, predictor.probabilities_batch([field28])[0])
                 alone = max(left_reading.confidence, right_reading.confidence, JOIN_SURE)
                 if reading.digit is not None and reading.confidence > alone:
                     parts[i : i + 2] = [(joined, reading)]
@@ -240,8 +244,16 @@ def _crop(levels: InkLevels, candidate: _Candidate) -> np.ndarray:
     return levels.intensity(region) * candidate.mask
 
 
+def _steps(levels: InkLevels, candidate: _Candidate) -> Steps:
+    """The candidate's preprocessing (crop, 20 px, 28x28), computed once: it is classified with it and
+    shown with it."""
+    if candidate.steps is None:
+        candidate.steps = steps_from_crop(_crop(levels, candidate), levels)
+    return candidate.steps
+
+
 def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
-    return steps_from_crop(_crop(levels, candidate)).field
+    return _steps(levels, candidate).field
 
 
 def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate,

@@ -101,10 +101,10 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
                         photo_status = gr.Markdown(f"**{PHOTO_PROMPT}**", elem_id="photo-status")
                         photo_reading = gr.Image(label="What was read", interactive=False, format="png",
                                                  elem_id="photo-reading")  # fmt: skip
-                photo_steps = gr.Gallery(label="Step by step: ink found; then for each digit: its box, scaled "
-                                         "to 20 px, centred by mass in 28x28 (what the model sees)", columns=4,
-                                         height="auto", object_fit="contain", allow_preview=False,
-                                         elem_id="photo-steps")  # fmt: skip
+                # a short label: a long one wraps over the first row of images on a phone (each caption
+                # names its step)
+                photo_steps = gr.Gallery(label="Preprocessing, step by step", columns=4, height="auto",
+                                         object_fit="contain", allow_preview=False, elem_id="photo-steps")  # fmt: skip
             with gr.Tab("Test samples", id="samples"):
                 bundle_notice(view, SAMPLES_FILE)
                 first_set = view.random_indices()

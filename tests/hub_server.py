@@ -1,14 +1,20 @@
 """A small Hugging Face Hub-compatible HTTP server for the tests, on 127.0.0.1.
 
 It implements what ``huggingface_hub`` 2.x calls to push and to download a model repo: create repo,
-create branch, validate YAML, preupload (always "regular" upload mode), commit (NDJSON), repo info,
-and resolve (HEAD and GET). Repos live in memory; ``Hub.repos`` lets tests read back what was pushed,
-and ``Hub.requests`` every request line and header but Authorization (to check that no token leaks elsewhere).
+create branch, validate YAML, preupload, the Git LFS batch API (basic transfer: a PUT to a URL this
+server gives, then verify), commit (NDJSON, with "file" and "lfsFile" lines), repo info, and resolve
+(HEAD and GET). As on the Hub, preupload answers "lfs" for binary files and those .gitattributes routes to
+LFS (.safetensors, .png), "regular" for text. Repos live in memory; ``Hub.repos`` lets tests read back
+what was pushed, ``Hub.lfs_uploads`` which objects came through LFS, and ``Hub.requests`` every request
+line and header but Authorization (to check that no token leaks elsewhere).
+
+The client uses Xet storage instead of LFS when ``hf_xet`` is installed; tests set HF_HUB_DISABLE_XET=1.
 """
 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import threading
@@ -40,6 +46,9 @@ class Hub:
         self.fault: str | None = None
         self.lock = threading.Lock()
         self._counter = 0
+        self.lfs: dict[str, bytes] = {}  # sha256 -> content of every object uploaded through LFS
+        self.lfs_uploads: list[str] = []  # sha256 of each object PUT, in order
+        self.lfs_pointers: set[tuple[str, str]] = set()  # (repo_id, path) committed as LFS pointers
 
     def new_sha(self, seed: str) -> str:
         self._counter += 1
@@ -48,6 +57,20 @@ class Hub:
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         repo = self.repos[repo_id]
         return repo.commits[repo.branches.get(revision, revision)]
+
+
+LFS_PATTERNS = ("*.safetensors", "*.bin", "*.png", "*.pt")  # the initial commit's .gitattributes routes these
+
+
+def upload_mode(entry: dict) -> str:
+    """The Hub's choice for one preupload entry: LFS for the patterns and for binary content."""
+    sample = base64.b64decode(entry.get("sample", ""))
+    binary = b"\x00" in sample
+    try:
+        sample.decode()
+    except UnicodeDecodeError:
+        binary = True
+    return "lfs" if binary or any(fnmatch.fnmatch(entry["path"], p) for p in LFS_PATTERNS) else "regular"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -124,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.create_repo(json.loads(body))
         if path == "/api/validate-yaml":
             return self.validate_yaml(json.loads(body))
+        if path.endswith(".git/info/lfs/objects/batch"):
+            return self.lfs_batch(path.removeprefix("/").removesuffix(".git/info/lfs/objects/batch"), json.loads(body))
+        if path.endswith(".git/info/lfs/objects/verify"):
+            return self.lfs_verify(path.removeprefix("/").removesuffix(".git/info/lfs/objects/verify"), json.loads(body))
         if len(parts) >= 6 and parts[:2] == ["api", "models"]:
             repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], "/".join(parts[5:])
             repo = self.find_repo(repo_id)
@@ -131,7 +158,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if action == "preupload":
                 files = json.loads(body)["files"]
-                modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+                modes = [{"path": f["path"], "uploadMode": upload_mode(f), "shouldIgnore": False} for f in files]
                 return self.send(200, {"files": modes, "commitOid": repo.branches.get(revision)})
             if action == "commit":
                 return self.commit(repo_id, repo, revision, body)
@@ -141,6 +168,47 @@ class Handler(BaseHTTPRequestHandler):
                 repo.branches[revision] = repo.branches["main"]
                 return self.send(200, {})
         self.error(404, f"Unknown endpoint {path}")
+
+    def lfs_batch(self, repo_id: str, payload: dict) -> None:
+        """Git LFS batch API, upload, basic transfer: each object not stored yet gets an upload URL."""
+        repo = self.find_repo(repo_id)
+        if repo is None or not self.require_writer(repo.owner):
+            return
+        if payload.get("operation") != "upload" or "basic" not in payload.get("transfers", ["basic"]):
+            return self.error(400, "Only basic uploads are supported here")
+        base = f"http://{self.headers['Host']}"
+        objects = []
+        for obj in payload["objects"]:
+            entry = {"oid": obj["oid"], "size": obj["size"], "authenticated": True}
+            if obj["oid"] not in self.hub.lfs:  # already stored: no actions, the client skips the upload
+                entry["actions"] = {
+                    "upload": {"href": f"{base}/lfs-upload/{obj['oid']}", "header": {}},
+                    "verify": {"href": f"{base}/{repo_id}.git/info/lfs/objects/verify", "header": {}},
+                }
+            objects.append(entry)
+        self.send(200, {"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
+
+    def do_PUT(self) -> None:
+        """The storage URL a batch answer points to (S3 on the Hub): content must match its sha256."""
+        self.record()
+        path = unquote(urlsplit(self.path).path)
+        if not path.startswith("/lfs-upload/"):
+            return self.error(404, f"Unknown endpoint {path}")
+        oid, content = path.removeprefix("/lfs-upload/"), self.body()
+        if hashlib.sha256(content).hexdigest() != oid:
+            return self.error(400, "Content does not match its sha256")
+        with self.hub.lock:
+            self.hub.lfs[oid] = content
+            self.hub.lfs_uploads.append(oid)
+        self.send(200, b"")
+
+    def lfs_verify(self, repo_id: str, payload: dict) -> None:
+        if self.find_repo(repo_id) is None:
+            return
+        content = self.hub.lfs.get(payload.get("oid", ""))
+        if content is None or len(content) != payload.get("size"):
+            return self.error(404, "Object not found or of another size")
+        self.send(200, {})
 
     def create_repo(self, payload: dict) -> None:
         owner = payload.get("organization") or (self.user() or "")
@@ -156,7 +224,8 @@ class Handler(BaseHTTPRequestHandler):
             sha = self.hub.new_sha(repo_id)
             private = payload.get("visibility") == "private" or bool(payload.get("private"))
             repo = Repo(owner=owner, private=private)
-            repo.commits[sha] = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"}
+            attributes = "".join(f"{p} filter=lfs diff=lfs merge=lfs -text\n" for p in LFS_PATTERNS)
+            repo.commits[sha] = {".gitattributes": attributes.encode()}
             repo.branches["main"] = sha
             repo.messages[sha] = "initial commit"
             self.hub.repos[repo_id] = repo
@@ -183,6 +252,12 @@ class Handler(BaseHTTPRequestHandler):
                     value = line["value"]
                     assert value.get("encoding") == "base64"
                     files[value["path"]] = base64.b64decode(value["content"])
+                elif line["key"] == "lfsFile":
+                    value = line["value"]
+                    if value["oid"] not in self.hub.lfs:
+                        return self.error(422, f"LFS object of {value['path']} was never uploaded")
+                    files[value["path"]] = self.hub.lfs[value["oid"]]
+                    self.hub.lfs_pointers.add((repo_id, value["path"]))
                 elif line["key"] == "deletedFile":
                     files.pop(line["value"]["path"], None)
                 elif line["key"] != "header":
@@ -226,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, f"Entry not found: {filename}", "EntryNotFound")
         headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
                    "Content-Type": "application/octet-stream"}  # fmt: skip
+        if (repo_id, filename) in self.hub.lfs_pointers:  # as the Hub describes an LFS file
+            headers |= {"X-Linked-Etag": headers["ETag"], "X-Linked-Size": str(len(content))}
         if self.hub.fault == "500":
             return self.error(500, "Internal Error - We're working hard to fix this as soon as possible!")
         if self.hub.fault in ("cut", "trickle") and self.command == "GET" and filename.endswith(".safetensors"):

@@ -52,7 +52,7 @@ def closed_port_url() -> str:
 def hub_env(endpoint: str, home: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and k not in ("MODEL_REPO", "MODEL_REVISION")}
     env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_ETAG_TIMEOUT="3",
-               HF_HUB_DOWNLOAD_TIMEOUT="3", PYTHONUNBUFFERED="1")  # fmt: skip
+               HF_HUB_DOWNLOAD_TIMEOUT="3", HF_HUB_DISABLE_XET="1", PYTHONUNBUFFERED="1")  # fmt: skip
     if token:
         env["HF_TOKEN"] = token
     env.update(extra)
@@ -96,6 +96,12 @@ def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
     assert set(REQUIRED_FILES) <= set(files)
     assert files["model.safetensors"] == (SHIPPED / "model.safetensors").read_bytes()
     assert snapshot(SHIPPED) == before
+    # binary files travel through the LFS batch API and its upload URL, as on the Hub; text files inline
+    lfs_paths = {path for repo_id, path in hub.lfs_pointers if repo_id == "alice/mnist-cnn"}
+    assert {"model.safetensors", "samples.safetensors", "confusion_matrix.png", "loss_curves.png"} <= lfs_paths
+    assert not lfs_paths & {"config.json", "metrics.json", "README.md"}
+    assert hashlib.sha256(files["model.safetensors"]).hexdigest() in hub.lfs_uploads
+    assert any(line.startswith("PUT /lfs-upload/") for line in hub.requests)
     assert len(hub.repos["alice/mnist-cnn"].commits) == 2  # the repo's first commit, then one for the bundle
 
     loaded = load("alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf-reader", token=None))
@@ -129,6 +135,8 @@ def test_second_push_is_a_second_commit(hub, tmp_path):
     repo = hub.repos["alice/mnist-cnn"]
     assert repo.branches["main"] != first and repo.messages[repo.branches["main"]] == "Second upload"
     assert len(repo.commits) == 3
+    # the LFS objects were already stored: the second push sends no binary file again
+    assert len(hub.lfs_uploads) == len(set(hub.lfs_uploads))
 
 
 def test_private_repo_and_branch(hub, tmp_path, shipped_predictions):

@@ -263,11 +263,60 @@ def test_train_push_failure_keeps_the_bundle(hub, tmp_path):
     assert "Pushed to" in ok.stdout and "model.safetensors" in hub.files("alice/cnn-2")
 
 
-def test_pickle_checkpoints_are_never_opened(tmp_path):
-    from mnist_cnn.model import MnistCNN
+class MarkerPickle:
+    """Unpickling this creates ``path``: proof that a checkpoint was unpickled."""
 
-    with pytest.raises(OSError, match="pickle"):
-        MnistCNN._load_as_pickle(MnistCNN(), str(tmp_path / "pytorch_model.bin"), "cpu", True)
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+PICKLE_SCRIPT = """
+import json, sys
+from mnist_cnn.hub import load_model_source
+from mnist_cnn.model import MnistCNN
+try:
+    MnistCNN.from_pretrained(sys.argv[1])
+    refused = None
+except Exception as err:
+    refused = f"{type(err).__name__}: {err}"
+bundle = load_model_source(sys.argv[1])
+print(json.dumps({"refused": refused, "fallback_reason": bundle.fallback_reason, "folder": str(bundle.folder)}))
+"""
+
+
+def test_pickle_checkpoints_are_never_opened(hub, tmp_path):
+    """A repo or folder holding only a pickle checkpoint (pytorch_model.bin), loaded with
+    MnistCNN.from_pretrained and with the app's loader: refused, and the pickle is never unpickled."""
+    import pickle
+
+    marker = tmp_path / "unpickled.txt"
+    checkpoint = pickle.dumps(MarkerPickle(marker))
+    config = (SHIPPED / "config.json").read_bytes()
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/pickled", env).returncode == 0  # a real repo, then only the pickle in it
+    repo = hub.repos["alice/pickled"]
+    repo.commits[repo.branches["main"]] = {"config.json": config, "pytorch_model.bin": checkpoint}
+    folder = tmp_path / "pickled-folder"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(config)
+    (folder / "pytorch_model.bin").write_bytes(checkpoint)
+
+    refusals = {}
+    for source in ("alice/pickled", str(folder)):
+        result = run(["-c", PICKLE_SCRIPT, source], env)
+        assert result.returncode == 0, result.stderr
+        outcome = json.loads(result.stdout.strip().splitlines()[-1])
+        assert outcome["refused"] is not None, source
+        refusals[source] = outcome["refused"]
+        assert "Using the model shipped with the app" in outcome["fallback_reason"]
+        assert Path(outcome["folder"]) == SHIPPED
+        assert not marker.exists(), f"{source}: the pickle was unpickled"
+    assert "pickle checkpoint" in refusals["alice/pickled"]  # the Hub route reached the pickle and refused it
+    pickle.loads(checkpoint)  # the marker is live: unpickling really would have left it
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("fault", ["500", "cut", "trickle"])

@@ -66,6 +66,32 @@ def shared_mnist_dir() -> Path | None:
     return default if default.is_dir() else None
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--without-mnist",
+        action="store_true",
+        help="skip the tests that need the real MNIST files instead of failing them (not for CI)",
+    )
+
+
+@pytest.fixture(scope="session")
+def real_mnist(request, tmp_path_factory):
+    """The full, real MNIST set, unpacked once per test session. Missing files fail the test with a message
+    saying where to put them, unless the run opts out with --without-mnist."""
+    from mnist_cnn.data import load_mnist
+
+    source = shared_mnist_dir()
+    if source is None or not source.is_dir():
+        where = f"MNIST_DATA_DIR={source} does not exist" if source else "no MNIST files found"
+        message = (f"{where}: put the four MNIST files (train/t10k images and labels, .gz) in ../shared/data/mnist "
+                   "beside the repository or set MNIST_DATA_DIR to their folder; to skip these tests on purpose, "
+                   "run with --without-mnist")  # fmt: skip
+        if request.config.getoption("--without-mnist"):
+            pytest.skip(message)
+        pytest.fail(message, pytrace=False)
+    return load_mnist(tmp_path_factory.mktemp("mnist-root"), source)
+
+
 def pen_dev_dir() -> Path:
     """Real handwriting that is not MNIST: $PEN_DEV_DIR when set, else ../shared/data/pen-dev."""
     return Path(os.environ.get("PEN_DEV_DIR") or ROOT.parent / "shared" / "data" / "pen-dev")

@@ -147,10 +147,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.create_repo(json.loads(body))
         if path == "/api/validate-yaml":
             return self.validate_yaml(json.loads(body))
-        if path.endswith(".git/info/lfs/objects/batch"):
-            return self.lfs_batch(path.removeprefix("/").removesuffix(".git/info/lfs/objects/batch"), json.loads(body))
-        if path.endswith(".git/info/lfs/objects/verify"):
-            return self.lfs_verify(path.removeprefix("/").removesuffix(".git/info/lfs/objects/verify"), json.loads(body))
+        lfs_repo, _, lfs_action = path.removeprefix("/").partition(".git/info/lfs/objects/")
+        if lfs_action == "batch":
+            return self.lfs_batch(lfs_repo, json.loads(body))
+        if lfs_action == "verify":
+            return self.lfs_verify(lfs_repo, json.loads(body))
         if len(parts) >= 6 and parts[:2] == ["api", "models"]:
             repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], "/".join(parts[5:])
             repo = self.find_repo(repo_id)

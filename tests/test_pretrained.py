@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, pen_dev_dir, shared_mnist_dir
+from conftest import ROOT, pen_dev_dir
 from mnist_cnn.bundle import REQUIRED_FILES, load_bundle_folder
-from mnist_cnn.data import load_mnist
 from mnist_cnn.devsets import expected_calibration_error, measure_folder
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.predict import Predictor
@@ -27,12 +26,8 @@ def test_shipped_bundle_is_complete_and_small():
     assert metrics["command"] in (PRETRAINED / "README.md").read_text()
 
 
-def test_shipped_model_reaches_target_on_the_full_test_set(tmp_path):
-    source = shared_mnist_dir()
-    if source is None:
-        pytest.skip("no MNIST files: set MNIST_DATA_DIR to a folder with the four IDX files")
-    assert source.is_dir(), f"MNIST_DATA_DIR={source} does not exist"
-    data = load_mnist(tmp_path, source)
+def test_shipped_model_reaches_target_on_the_full_test_set(real_mnist):
+    data = real_mnist
     assert len(data.test_labels) == 10_000
     model = MnistCNN.from_pretrained(PRETRAINED, strict=True)
     logits = predict_logits(model, data.test_images)

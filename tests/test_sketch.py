@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 
-from conftest import ROOT, shared_mnist_dir
+from conftest import ROOT
 from mnist_cnn.bundle import load_bundle_folder
 from mnist_cnn.predict import EMPTY_MESSAGE, NOT_A_DIGIT_LABEL, UNSURE_MESSAGE, Predictor
 from mnist_cnn.sketch import SketchError, sketch_to_mnist
@@ -113,14 +112,13 @@ def test_single_dot():
     check_field(field)
 
 
-def test_huge_image_is_fast_and_right():
+def test_huge_image_is_read_right():
+    """A 16-megapixel photo-sized canvas (its speed is measured by benchmarks/app_latency.py, not here)."""
     image, draw = canvas((4000, 4000))
     draw.line([(2000, 500), (2000, 3500)], fill=(0, 0, 0, 255), width=200)
-    start = time.perf_counter()
     field = sketch_to_mnist(image)
-    elapsed = time.perf_counter() - start
     check_field(field)
-    assert ink_box(field)[0] == 20 and elapsed < 2.0
+    assert ink_box(field)[0] == 20
 
 
 def test_non_image_file_is_a_clear_error(tmp_path):
@@ -141,16 +139,39 @@ SHAPES = st.tuples(st.integers(1, 64), st.integers(1, 64), st.sampled_from([1, 3
         arrays(np.uint8, SHAPES, elements=st.integers(0, 255)),
         arrays(np.float32, SHAPES, elements=st.floats(0, 1, width=32)),
         arrays(np.bool_, SHAPES),
-    )
+    ),
+    st.booleans(),
 )
-def test_preprocessing_never_crashes(array):
-    try:
-        field = sketch_to_mnist(array[:, :, 0] if array.shape[2] == 1 else array)
-    except SketchError:
-        return
+def test_any_image_array_gives_a_field_or_blank(array, two_dimensional):
+    """Every generated array is a valid image (2-D, or 3-D with 1, 3 or 4 channels; uint8, float in 0-1 or
+    bool), so none may raise. A uniform one is blank paper: None. Random noise may also be read as paper
+    (little contrast against its median), so other arrays give None or a valid 28x28 field."""
+    image = array[:, :, 0] if two_dimensional or array.shape[2] == 1 else array
+    field = sketch_to_mnist(image)  # no SketchError: would fail the test
+    if (array == array.flat[0]).all():
+        assert field is None
     if field is not None:
         assert field.shape == (28, 28) and field.dtype == np.float32
-        assert np.isfinite(field).all() and field.min() >= 0 and field.max() <= 1
+        assert np.isfinite(field).all() and field.min() >= 0 and field.max() == pytest.approx(1.0, abs=0.02)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(20, 300), st.integers(20, 300), st.integers(180, 255), st.integers(0, 80), st.data()
+)  # fmt: skip
+def test_ink_on_paper_is_always_found(height, width, paper, ink, data):
+    """Uniform light paper with one dark stroke: never blank, the stroke scaled to 20 px and centred."""
+    gray = np.full((height, width), paper, dtype=np.uint8)
+    y0 = data.draw(st.integers(0, height - 1))
+    x0 = data.draw(st.integers(0, width - 1))
+    y1 = data.draw(st.integers(y0, min(height - 1, y0 + 60)))
+    x1 = data.draw(st.integers(x0, min(width - 1, x0 + 60)))
+    gray[y0 : y1 + 1, x0 : x1 + 1] = ink
+    field = sketch_to_mnist(gray)
+    check_field(field)
+    assert max(ink_box(field)) in (19, 20, 21)
+    cy, cx = center_of_mass(field)
+    assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0
 
 
 def redraw_as_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -168,14 +189,10 @@ def redraw_as_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image
     return image
 
 
-def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(tmp_path):
-    source = shared_mnist_dir()
-    if source is None:
-        pytest.skip("no MNIST files: set MNIST_DATA_DIR")
-    from mnist_cnn.bundle import load_bundle_folder
-    from mnist_cnn.data import load_mnist, to_float
+def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(real_mnist):
+    from mnist_cnn.data import to_float
 
-    data = load_mnist(tmp_path, source)
+    data = real_mnist
     model = load_bundle_folder(SHIPPED).model
     rng = np.random.default_rng(0)
     index = rng.choice(len(data.test_labels), size=1000, replace=False)
@@ -208,6 +225,30 @@ def test_predictor_states():
     assert hatched.digit is None and hatched.message == UNSURE_MESSAGE and hatched.model_input is not None
     assert hatched.confidence < predictor.abstain_below
     assert "not sure" in hatched.status_markdown().lower() and "best guess" in hatched.status_markdown()
+
+
+def test_abstains_between_a_1_and_a_7_at_the_shipped_threshold():
+    """A 1 whose top bar grows into a 7's: sure 1s, then a stretch where the model is unsure between 1 and 7
+    and the app says "not sure" with its best guess, then sure 7s. The threshold is the shipped one
+    (calibration.json), not the 0.5 default, and each answer abstains exactly when below it."""
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED))
+    shipped = json.loads((SHIPPED / "calibration.json").read_text())["abstain_below"]
+    assert predictor.abstain_below == shipped
+    answers = []
+    for bar in range(0, 200, 2):
+        image, draw = canvas()
+        draw.line([(200 - bar, 70), (200, 70), (200, 330)], fill=(0, 0, 0, 255), width=24, joint="curve")
+        answer = predictor(image)
+        assert (answer.digit is None) == (answer.confidence < shipped)
+        answers.append(answer)
+    assert all(a.digit == 1 for a in answers[:10]) and all(a.digit == 7 for a in answers[-30:])
+    unsure = [a for a in answers if a.digit is None]
+    assert unsure, "the model never hesitated between 1 and 7"
+    for answer in unsure:
+        best_two = set(np.argsort(answer.probabilities)[-2:].tolist())
+        assert best_two == {1, 7} and answer.message == UNSURE_MESSAGE
+        assert "best guess" in answer.status_markdown() and answer.not_a_digit < 0.5
+    assert len(unsure) < 10  # hesitation is the exception: a stretch, not most of the morph
 
 
 def test_shown_confidence_follows_the_stored_temperature(tmp_path):

@@ -116,6 +116,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of 0s, 1s and 7s given a slash, flag or bar (0: none)")  # fmt: skip
     parser.add_argument("--negatives", type=float, default=NEGATIVES,
                         help="generated non-digits per batch, as a share of its digits (0: none)")  # fmt: skip
+    parser.add_argument("--ema-decay", type=float, default=EMA_DECAY,
+                        help="decay of the weight average that is validated and saved (0: the raw weights)")  # fmt: skip
     parser.add_argument("--sweep-epochs", type=int, default=SWEEP_EPOCHS, help="epochs of each sweep run")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (same seed, same machine: same model)")
     parser.add_argument("--out", type=Path, default=Path("runs/mnist-cnn"), help="bundle folder to write")
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=lrs[0],
         weight_decay=WEIGHT_DECAY,
         label_smoothing=LABEL_SMOOTHING,
-        ema_decay=EMA_DECAY,
+        ema_decay=args.ema_decay,
         style_strokes=args.style_strokes,
         negatives=args.negatives,
         seed=args.seed,

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,9 +13,16 @@ from huggingface_hub import ModelCard
 
 from conftest import ROOT
 from mnist_cnn.bundle import REQUIRED_FILES, load_sample_pack
+from mnist_cnn.data import load_mnist, split_train_validation
 from mnist_cnn.model import MnistCNN
+from mnist_cnn.training import evaluate
 
 SMOKE = ["--recipe", "quick", "--epochs", "1", "--val-size", "100", "--no-progress", "--threads", "2"]
+# Long enough to learn the synthetic digits (about 12 s): 5 epochs of 1,000 images, validated on the raw
+# weights (the 0.999 weight average of the real recipe would barely move in 35 steps).
+LEARN = ["--recipe", "quick", "--epochs", "5", "--ema-decay", "0", "--val-size", "100", "--no-progress",
+         "--threads", "2"]  # fmt: skip
+SMOKE_TEST_IMAGES = 1200  # more than the app's sample pack of 1,000, so "1,000 random plus every mistake" merges
 
 
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -24,25 +32,31 @@ def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def smoke_bundle(tmp_path_factory):
-    """One short epoch on synthetic data, through the real command line."""
+    """A short run on synthetic data that learns, through the real command line; shared by the tests."""
     from conftest import make_mnist_folder
 
     base = tmp_path_factory.mktemp("smoke")
-    make_mnist_folder(base / "src", n_train=600, n_test=200)
+    arrays = make_mnist_folder(base / "src", n_train=1100, n_test=SMOKE_TEST_IMAGES)
     out = base / "bundle"
-    result = run_train(*SMOKE, "--data-dir", str(base / "src"), "--data-root", str(base / "root"), "--out", str(out))
+    result = run_train(*LEARN, "--data-dir", str(base / "src"), "--data-root", str(base / "root"), "--out", str(out))
     assert result.returncode == 0, result.stderr
-    return base, out, result
+    return base, out, result, arrays
 
 
-def test_smoke_run_writes_the_complete_bundle(smoke_bundle):
-    _, out, result = smoke_bundle
+def test_smoke_run_learns_and_writes_the_complete_bundle(smoke_bundle):
+    _, out, result, _ = smoke_bundle
     for name in REQUIRED_FILES:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_size"] == 200
+    history = json.loads((out / "history.json").read_text())
+    # it learned: chance is 10%
+    assert max(history["val_accuracy"]) >= 0.5 and metrics["test_accuracy"] >= 0.5, history
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert metrics["best_val_accuracy"] == max(history["val_accuracy"])
+    assert metrics["test_size"] == SMOKE_TEST_IMAGES
     assert np.array(metrics["confusion_matrix"]).shape == (10, 10)
-    assert np.array(metrics["confusion_matrix"]).sum() == 200
+    assert np.array(metrics["confusion_matrix"]).sum() == SMOKE_TEST_IMAGES
+    assert np.trace(np.array(metrics["confusion_matrix"])) == SMOKE_TEST_IMAGES - metrics["test_errors"]
     assert set(metrics["per_class"]) == {str(d) for d in range(10)}
     assert {"precision", "recall", "f1", "support"} <= set(metrics["per_class"]["3"])
     quick = MnistCNN(channels=(16, 32, 64), num_classes=11)
@@ -51,30 +65,38 @@ def test_smoke_run_writes_the_complete_bundle(smoke_bundle):
     assert calibration["temperature"] > 0 and calibration["temperature"] == metrics["temperature"]
     assert 0 <= metrics["test_ece"] <= 1 and "fitted_on" in calibration
     assert "Training on cpu" in result.stderr
-    assert metrics["seed"] == 0 and "train.py" in metrics["command"] and "--epochs 1" in metrics["command"]
-    assert metrics["train_seconds"] > 0
-    history = json.loads((out / "history.json").read_text())
+    assert metrics["seed"] == 0 and "train.py" in metrics["command"] and "--epochs 5" in metrics["command"]
+    assert metrics["config"]["ema_decay"] == 0 and metrics["train_seconds"] > 0
     for key in ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
-        assert len(history[key]) == 1, key
+        assert len(history[key]) == 5, key
     assert "Test accuracy" in result.stdout and "identical test predictions" in result.stderr
     assert not list(out.parent.glob(".bundle.*")), "staging folder left behind"
 
 
 def test_sample_pack_holds_random_images_and_every_mistake(smoke_bundle):
-    _, out, _ = smoke_bundle
+    _, out, _, arrays = smoke_bundle
     pack = load_sample_pack(out / "samples.safetensors")
     metrics = json.loads((out / "metrics.json").read_text())
     n = len(pack["labels"])
     assert pack["images"].shape == (n, 28, 28) and pack["images"].dtype == torch.uint8
     assert pack["probabilities"].shape == (n, 11)  # ten digits and "not a digit"
     torch.testing.assert_close(pack["probabilities"].sum(1), torch.ones(n))
-    mistakes = int((pack["predictions"] != pack["labels"]).sum())
-    assert mistakes == metrics["test_errors"]
     assert torch.equal(pack["predictions"], pack["probabilities"][:, :10].argmax(1))
+    # the images and labels are the test set's at test_index (sorted, each once)
+    index = pack["test_index"].numpy()
+    assert (np.diff(index) > 0).all() and index.max() < SMOKE_TEST_IMAGES
+    test_images, test_labels = arrays["t10k"]
+    np.testing.assert_array_equal(pack["images"].numpy(), test_images[index])
+    np.testing.assert_array_equal(pack["labels"].numpy(), test_labels[index])
+    # every mistake of the test set is in it, plus 1,000 random images (some of them mistakes too)
+    mistakes = int((pack["predictions"] != pack["labels"]).sum())
+    assert mistakes == metrics["test_errors"] > 0
+    assert 1000 <= n <= 1000 + mistakes and n < SMOKE_TEST_IMAGES
+    assert n > 1000, "no mistake outside the random 1,000: the merge was not exercised"
 
 
 def test_model_card_has_model_index(smoke_bundle):
-    _, out, _ = smoke_bundle
+    _, out, _, _ = smoke_bundle
     card = ModelCard.load(out / "README.md")
     metrics = json.loads((out / "metrics.json").read_text())
     (result,) = card.data.eval_results
@@ -86,7 +108,7 @@ def test_model_card_has_model_index(smoke_bundle):
 
 
 def test_bundle_loads_strictly_with_identical_predictions(smoke_bundle):
-    _, out, _ = smoke_bundle
+    _, out, _, _ = smoke_bundle
     model = MnistCNN.from_pretrained(out, strict=True)
     pack = load_sample_pack(out / "samples.safetensors")
     temperature = json.loads((out / "calibration.json").read_text())["temperature"]
@@ -105,7 +127,7 @@ def test_unavailable_device_is_refused_before_training(tmp_path, mnist_folder):
 
 
 def test_refuses_to_overwrite_without_asking(smoke_bundle):
-    base, out, _ = smoke_bundle
+    base, out, _, _ = smoke_bundle
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     result = run_train(*SMOKE, "--data-dir", str(base / "src"), "--data-root", str(base / "root"), "--out", str(out))
     assert result.returncode == 2
@@ -151,21 +173,40 @@ def test_same_seed_same_model(tmp_path, mnist_folder):
 def test_stopping_saves_the_best_weights_so_far(tmp_path, mnist_folder, stop):
     """Ctrl-C, and SIGTERM as a scheduler or `docker stop` sends it, both end training with a saved bundle."""
     out = tmp_path / "bundle"
-    args = ["--recipe", "quick", "--epochs", "500", "--val-size", "100", "--no-progress", "--threads", "2",
-            "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
+    args = ["--recipe", "quick", "--epochs", "500", "--lr", "0.02", "--ema-decay", "0", "--val-size", "100",
+            "--no-progress", "--threads", "2", "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"),
+            "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    deadline = time.monotonic() + 180
+    # Stop right after an epoch that validated worse than an earlier one (the signal lands during the next,
+    # which is then not recorded), so that the best epoch is not simply the last.
+    deadline, accuracies = time.monotonic() + 180, []
     for line in proc.stderr:
-        if "epoch 2/500" in line or time.monotonic() > deadline:
+        if match := re.search(r"epoch (\d+)/500 .* val loss \S+ acc (\S+)", line):
+            accuracies.append(float(match[2]))
+            if len(accuracies) >= 30 or (len(accuracies) >= 3 and accuracies[-1] < max(accuracies[:-1])):
+                break
+        if time.monotonic() > deadline:
             break
     proc.send_signal(stop)
     _, rest = proc.communicate(timeout=180)
     assert proc.returncode == 130, rest
     assert "Interrupted" in rest and "Traceback" not in rest
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["interrupted"] is True and 2 <= metrics["epochs_run"] < 500
-    MnistCNN.from_pretrained(out, strict=True)
+    assert metrics["interrupted"] is True and 3 <= metrics["epochs_run"] < 500
+    # the saved weights are the best validation epoch's: evaluated again on the same split, they give
+    # that epoch's validation loss (which tells epochs apart even when accuracies tie)
+    history = json.loads((out / "history.json").read_text())
+    best = metrics["best_epoch"]
+    print(f"best epoch {best} of {metrics['epochs_run']}: validation accuracy {history['val_accuracy']}")
+    assert history["val_accuracy"][best - 1] == max(history["val_accuracy"]) == metrics["best_val_accuracy"]
+    data = load_mnist(tmp_path / "root", mnist_folder)
+    _, val = split_train_validation(data.train_images, data.train_labels, 100)
+    val_loss, val_accuracy = evaluate(MnistCNN.from_pretrained(out, strict=True), *val)
+    assert val_accuracy == metrics["best_val_accuracy"]
+    assert val_loss == pytest.approx(history["val_loss"][best - 1], abs=1e-5)
+    others = [loss for epoch, loss in zip(history["epoch"], history["val_loss"], strict=True) if epoch != best]
+    assert all(abs(val_loss - other) > 1e-5 for other in others), "epochs not told apart"
 
 
 def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):

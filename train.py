@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--negatives", type=float, default=NEGATIVES,
                         help="generated non-digits per batch, as a share of its digits (0: none)")  # fmt: skip
     parser.add_argument("--ema-decay", type=float, default=EMA_DECAY,
-                        help="decay of the weight average that is validated and saved (0: the raw weights)")  # fmt: skip
+                        help="decay of the weight average validated and saved (0: the raw weights)")  # fmt: skip
     parser.add_argument("--sweep-epochs", type=int, default=SWEEP_EPOCHS, help="epochs of each sweep run")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (same seed, same machine: same model)")
     parser.add_argument("--out", type=Path, default=Path("runs/mnist-cnn"), help="bundle folder to write")
@@ -154,20 +154,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &);
-    # SIGTERM (a scheduler, `docker stop`, `kill`) stops it the same way: the best weights are saved.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-    command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
+def training_settings(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """The training configuration and the model's arguments that the command line asks for."""
     recipe = RECIPES[args.recipe]
-    lrs = args.lr or [recipe["lr"]]
     cfg = TrainConfig(
         epochs=args.epochs or recipe["epochs"],
         batch_size=args.batch_size or recipe["batch_size"],
-        lr=lrs[0],
+        lr=(args.lr or [recipe["lr"]])[0],
         weight_decay=WEIGHT_DECAY,
         label_smoothing=LABEL_SMOOTHING,
         ema_decay=args.ema_decay,
@@ -176,6 +169,19 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     model_config = dict(channels=list(recipe["channels"]), dropout=recipe["dropout"], num_classes=NUM_CLASSES)
+    return cfg, model_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &);
+    # SIGTERM (a scheduler, `docker stop`, `kill`) stops it the same way: the best weights are saved.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
+    cfg, model_config = training_settings(args)
+    lrs = args.lr or [cfg.lr]
     torch.set_num_threads(args.threads)
 
     try:

@@ -1,7 +1,11 @@
-"""Where a training step's time goes: batch preparation (indexing, uint8->float, augmentation) vs the
-model (forward, backward, optimizer). Prints medians over many steps of the default recipe.
+"""Where a training step's time goes, for the step ``fit()`` really runs.
 
-    .venv/bin/python benchmarks/train_step.py --data-dir ../shared/data/mnist
+    .venv/bin/python benchmarks/train_step.py --data-dir ../shared/data/mnist [--recipe default]
+
+The settings are train.py's own (its command line, parsed the same way), and the two halves are the
+functions ``fit()`` calls: ``training_batch`` (indexing, uint8 to float, writing styles, generated
+non-digits, distortions) and ``training_step`` (forward, loss, backward, AdamW, the one-cycle schedule
+and the weight-average update). Prints the median of each, the total per step and the epoch it implies.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist_cnn.data import augment_batch, load_mnist, split_train_validation, to_float  # noqa: E402
+from mnist_cnn.data import load_mnist, split_train_validation  # noqa: E402
 from mnist_cnn.model import MnistCNN  # noqa: E402
-from train import RECIPES  # noqa: E402
+from mnist_cnn.training import make_optimizer, negatives_per_batch, training_batch, training_step  # noqa: E402
+from train import RECIPES, VALIDATION_SIZE, parse_args, training_settings  # noqa: E402
 
 
 def main() -> None:
@@ -30,35 +34,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    recipe = RECIPES[args.recipe]
+    cfg, model_config = training_settings(parse_args(["--recipe", args.recipe]))
     data = load_mnist("data", args.data_dir)
-    (train_x, train_y), _ = split_train_validation(data.train_images, data.train_labels)
-    model = MnistCNN(channels=recipe["channels"], dropout=recipe["dropout"]).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
+    (train_x, train_y), _ = split_train_validation(data.train_images, data.train_labels, VALIDATION_SIZE)
+    torch.manual_seed(cfg.seed)
+    model = MnistCNN(**model_config).to(memory_format=torch.channels_last).train()
+    steps_per_epoch = len(train_x) // cfg.batch_size
+    optimizer, scheduler, averaged = make_optimizer(model, cfg, steps_per_epoch)
+    n_negatives = negatives_per_batch(model, cfg)
+    generator = torch.Generator().manual_seed(cfg.seed)
     order = torch.randperm(len(train_x), generator=generator)
-    batch = recipe["batch_size"]
     prep, step = [], []
     for i in range(args.steps):
         t0 = time.perf_counter()
-        idx = order[i * batch : (i + 1) * batch]
-        x = augment_batch(to_float(train_x[idx]), generator)
-        y = train_y[idx]
+        idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+        x, y = training_batch(train_x[idx], train_y[idx], cfg, n_negatives, generator)
         t1 = time.perf_counter()
-        loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        training_step(model, x, y, cfg, optimizer, scheduler, averaged)
         t2 = time.perf_counter()
         if i >= 10:  # warm-up
             prep.append(t1 - t0)
             step.append(t2 - t1)
     p, s = statistics.median(prep), statistics.median(step)
-    steps_per_epoch = len(train_x) // batch
-    print(f"recipe {args.recipe}, batch {batch}, {args.threads} threads, {len(prep)} steps measured")
-    print(f"batch preparation  median {1000 * p:7.2f} ms  ({100 * p / (p + s):.1f}% of a step)")
-    print(f"model step         median {1000 * s:7.2f} ms")
-    print(f"estimated epoch    {(p + s) * steps_per_epoch:7.1f} s  ({steps_per_epoch} steps)")
+    print(f"recipe {args.recipe}: batch {cfg.batch_size} digits + {n_negatives} generated non-digits, "
+          f"EMA {cfg.ema_decay}, {args.threads} threads, {len(prep)} steps measured")  # fmt: skip
+    print(f"batch preparation    median {1000 * p:7.2f} ms  ({100 * p / (p + s):.1f}% of a step)")
+    print(f"optimization step    median {1000 * s:7.2f} ms  (forward, backward, AdamW, schedule, weight average)")
+    print(f"total per step              {1000 * (p + s):7.2f} ms")
+    print(f"estimated epoch             {(p + s) * steps_per_epoch:7.1f} s  ({steps_per_epoch} steps)")
 
 
 if __name__ == "__main__":

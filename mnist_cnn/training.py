@@ -148,6 +148,58 @@ def model_outputs(model: nn.Module) -> int:
     return next(m for m in reversed(list(model.modules())) if isinstance(m, nn.Linear)).out_features
 
 
+def negatives_per_batch(model: nn.Module, cfg: TrainConfig) -> int:
+    """Generated non-digits added to each batch (none for a 10-output model)."""
+    return round(cfg.negatives * cfg.batch_size) if cfg.negatives > 0 and model_outputs(model) > NOT_A_DIGIT else 0
+
+
+def make_optimizer(
+    model: nn.Module, cfg: TrainConfig, steps_per_epoch: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, AveragedModel | None]:
+    """AdamW, its one-cycle schedule, and the weight average (EMA) that is validated and kept, if any."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.2
+    )
+    averaged = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+        if cfg.ema_decay > 0
+        else None
+    )
+    return optimizer, scheduler, averaged
+
+
+def training_batch(
+    images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, n_negatives: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 digits as the model trains on them: float, writing styles, generated non-digits, distortions."""
+    x, y = add_generated(to_float(images), labels, cfg, n_negatives, generator)
+    if cfg.augment:
+        x = augment_batch(x, generator)
+    return x.contiguous(memory_format=torch.channels_last), y
+
+
+def training_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    averaged: AveragedModel | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step as fit() runs it (forward, loss, backward, AdamW, schedule, weight average)."""
+    logits = model(x)
+    loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    if averaged is not None:
+        averaged.update_parameters(model)
+    return loss, logits
+
+
 def fit(
     model: nn.Module,
     train: tuple[torch.Tensor, torch.Tensor],
@@ -166,18 +218,9 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     train_x, train_y = train[0].to(device), train[1].to(device)
     model.to(device)
-    with_negatives = cfg.negatives > 0 and model_outputs(model) > NOT_A_DIGIT
-    n_negatives = round(cfg.negatives * cfg.batch_size) if with_negatives else 0
+    n_negatives = negatives_per_batch(model, cfg)
     steps_per_epoch = len(train_x) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.2
-    )
-    averaged = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
-        if cfg.ema_decay > 0
-        else None
-    )
+    optimizer, scheduler, averaged = make_optimizer(model, cfg, steps_per_epoch)
     scored = averaged.module if averaged is not None else model
 
     result = FitResult(model=copy.deepcopy(scored).eval())
@@ -194,17 +237,8 @@ def fit(
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
             for step in bar:
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                x, y = add_generated(to_float(train_x[idx]), train_y[idx], cfg, n_negatives, generator)
-                if cfg.augment:
-                    x = augment_batch(x, generator)
-                logits = model(x.contiguous(memory_format=torch.channels_last))
-                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                if averaged is not None:
-                    averaged.update_parameters(model)
+                x, y = training_batch(train_x[idx], train_y[idx], cfg, n_negatives, generator)
+                loss, logits = training_step(model, x, y, cfg, optimizer, scheduler, averaged)
                 # Summed on the device; read once per 20 steps, so the GPU is not stalled every step.
                 total_loss += loss.detach() * len(y)
                 correct += (logits.argmax(1) == y).sum()

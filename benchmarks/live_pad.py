@@ -28,9 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from app_latency import start  # noqa: E402
-
-from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, free_port, pad_event  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, RunningApp, draw_digit, pad_event  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
 WATCH_ANSWERS = """() => {
@@ -131,21 +129,20 @@ def main() -> None:
     parser.add_argument("--strokes", type=int, default=7, help="two-second strokes in the browser")
     parser.add_argument("--frames", type=int, default=300, help="frames sent to each server for the CPU figure")
     args = parser.parse_args()
-    app_port, echo_port = free_port(), free_port()
-    (app, _), (echo, _) = start(["app.py"], app_port), start(["benchmarks/echo_app.py"], echo_port)
+    offline = {"HF_HUB_OFFLINE": "1"}
+    app, echo = RunningApp(offline), RunningApp(offline, script="benchmarks/echo_app.py")
     try:
-        browser_strokes(f"http://127.0.0.1:{app_port}/", args.strokes)
+        browser_strokes(app.url, args.strokes)
         sent = frames(args.frames)
-        app_cpu, app_rtt = server_cpu(f"http://127.0.0.1:{app_port}/", app.pid, sent)
-        echo_cpu, echo_rtt = server_cpu(f"http://127.0.0.1:{echo_port}/", echo.pid, sent)
+        app_cpu, app_rtt = server_cpu(app.url, app.process.pid, sent)
+        echo_cpu, echo_rtt = server_cpu(echo.url, echo.process.pid, sent)
         print(f"server CPU per live update ({args.frames} frames of a 400x400 drawing, raw HTTP, one at a time):")
         print(f"  app.py         {1000 * app_cpu:.1f} ms CPU, round trip p50 {app_rtt:.1f} ms")
         print(f"  trivial echo   {1000 * echo_cpu:.1f} ms CPU, round trip p50 {echo_rtt:.1f} ms")
         print(f"  ratio app / trivial: CPU {app_cpu / echo_cpu:.2f}x, round trip {app_rtt / echo_rtt:.2f}x")
     finally:
-        for process in (app, echo):
-            process.terminate()
-
+        app.stop()
+        echo.stop()
 
 if __name__ == "__main__":
     main()

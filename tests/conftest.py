@@ -98,6 +98,7 @@ def pen_dev_dir() -> Path:
 
 
 def free_port() -> int:
+    """A port free a moment ago; another process may take it before it is used (RunningApp retries)."""
     import socket
 
     with socket.socket() as sock:
@@ -105,10 +106,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def closed_port_url():
+    """A loopback URL where connections are refused for the whole test: the port is bound by this socket,
+    which never listens, so no other process can take it meanwhile."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 class RunningApp:
     """``python app.py`` (or another Gradio script taking ``--port``) in a subprocess, until stopped."""
 
     def __init__(self, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py"):
+        # The port is picked free, but another process may take it before the app binds it: then try another.
+        for attempt in range(3):
+            if self._start(env, timeout, script) or attempt == 2:
+                return
+
+    def _start(self, env: dict[str, str] | None, timeout: float, script: str) -> bool:
         import subprocess
         import threading
 
@@ -136,8 +154,12 @@ class RunningApp:
             timer.cancel()
         if not any("Running on local URL" in line for line in self.output):
             self.stop()
-            raise RuntimeError(f"{script} did not start within {timeout:.0f} s:\n" + "".join(self.output))
+            text = "".join(self.output)
+            if "Cannot find empty port" in text or "address already in use" in text.lower():
+                return False
+            raise RuntimeError(f"{script} did not start within {timeout:.0f} s:\n" + text)
         threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        return True
 
     def stop(self) -> None:
         self.process.terminate()

@@ -83,8 +83,8 @@ def test_api_lists_only_the_public_endpoints(client):
     assert sorted(client.view_api(return_format="dict")["named_endpoints"]) == ["/explain", "/predict", "/read_number"]
 
 
-def test_app_starts_with_the_hub_unreachable(tmp_path):
-    env = {"MODEL_REPO": "alice/mnist-cnn", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf"),
+def test_app_starts_with_the_hub_unreachable(tmp_path, closed_port_url):
+    env = {"MODEL_REPO": "alice/mnist-cnn", "HF_ENDPOINT": closed_port_url, "HF_HOME": str(tmp_path / "hf"),
            "HF_HUB_ETAG_TIMEOUT": "2", "HF_HUB_DOWNLOAD_TIMEOUT": "2"}  # fmt: skip
     app = RunningApp(env)
     try:
@@ -113,3 +113,27 @@ def test_read_number_and_explain(client, tmp_path):
     assert red.sum() > 500  # evidence for the 4, in red
     _, text = client.predict(handle_file(str(four)), 9, api_name="/explain")
     assert "Why not **9**" in text
+
+
+def test_app_start_survives_a_port_taken_meanwhile(monkeypatch):
+    """free_port() picks a port free a moment ago; if another process takes it before the app binds it,
+    RunningApp tries another port instead of failing the test run."""
+    import socket
+
+    import conftest
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])
+    real_free_port = conftest.free_port
+    monkeypatch.setattr(conftest, "free_port", lambda: next(ports, None) or real_free_port())
+    try:
+        app = RunningApp({"HF_HUB_OFFLINE": "1"})
+        try:
+            assert app.port != taken.getsockname()[1]
+            assert urllib.request.urlopen(app.url + "config", timeout=30).status == 200
+        finally:
+            app.stop()
+    finally:
+        taken.close()

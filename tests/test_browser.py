@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, draw_number, free_port, photo_of
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, draw_number, photo_of
 
 PAD = "#drawing-pad canvas"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -301,7 +301,7 @@ def embedding_page(app_server, tmp_path):
 </body></html>"""
     (tmp_path / "index.html").write_text(html)
     handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(tmp_path))  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # port 0: the kernel picks a free one
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
     server.shutdown()

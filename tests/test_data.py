@@ -76,10 +76,10 @@ def test_size_mismatch_is_reported(tmp_path):
         load_mnist(tmp_path / "root", tmp_path / "src")
 
 
-def test_failed_download_says_what_to_do(tmp_path, monkeypatch):
+def test_failed_download_says_what_to_do(tmp_path, monkeypatch, closed_port_url):
     # torchvision's real download code, aimed at a local port where nothing listens
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    monkeypatch.setattr(MNIST, "mirrors", [closed_port_url + "/"])
     with pytest.raises(MnistDataError, match="Could not download MNIST") as err:
         load_mnist(tmp_path / "root")
     assert DATA_DIR_ENV in str(err.value)

@@ -17,7 +17,7 @@ import pytest
 from hub_server import start_hub
 from huggingface_hub import ModelCard
 
-from conftest import ROOT, free_port, make_mnist_folder
+from conftest import ROOT, make_mnist_folder
 from mnist_cnn.bundle import REQUIRED_FILES
 
 TOKEN = "hf_test_alice_write_0123456789abcdef"
@@ -43,10 +43,6 @@ def hub():
     store.url = url
     yield store
     server.shutdown()
-
-
-def closed_port_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"  # free a moment ago: nothing listens there
 
 
 def hub_env(endpoint: str, home: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
@@ -175,8 +171,8 @@ def test_push_failures_are_clear_and_keep_local_files(hub, tmp_path, token, repo
     assert not hub.repos.get(repo_id) or len(hub.repos[repo_id].commits) == 1
 
 
-def test_push_to_unreachable_hub(tmp_path):
-    result = push(SHIPPED, "alice/mnist-cnn", hub_env(closed_port_url(), tmp_path / "hf"))
+def test_push_to_unreachable_hub(tmp_path, closed_port_url):
+    result = push(SHIPPED, "alice/mnist-cnn", hub_env(closed_port_url, tmp_path / "hf"))
     assert result.returncode == 2
     assert "Could not reach the Hugging Face Hub" in result.stderr and "Traceback" not in result.stderr
 
@@ -202,7 +198,7 @@ def test_token_is_never_in_pushed_files_or_logs(hub, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing repo", "missing revision", "unreachable", "corrupt weights", "bad id"])
-def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_predictions, case):
+def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_predictions, case, closed_port_url):
     env = hub_env(hub.url, tmp_path / "hf")
     source, revision, expected = "alice/mnist-cnn", "", ""
     if case == "missing repo":
@@ -211,7 +207,7 @@ def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_prediction
         assert push(SHIPPED, source, env).returncode == 0
         revision, expected = "v9", "revision 'v9' does not exist"
     elif case == "unreachable":
-        env, expected = hub_env(closed_port_url(), tmp_path / "hf"), "could not be reached"
+        env, expected = hub_env(closed_port_url, tmp_path / "hf"), "could not be reached"
     elif case == "corrupt weights":
         bundle = tmp_path / "bundle"
         shutil.copytree(SHIPPED, bundle)
@@ -227,11 +223,11 @@ def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_prediction
     assert "Could not load" in loaded["log"] and "Traceback" not in loaded["log"]
 
 
-def test_offline_mode_uses_the_cache(hub, tmp_path, shipped_predictions):
+def test_offline_mode_uses_the_cache(hub, tmp_path, shipped_predictions, closed_port_url):
     env = hub_env(hub.url, tmp_path / "hf")
     assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
     online = load("alice/mnist-cnn", env)
-    hub_url_gone = hub_env(closed_port_url(), tmp_path / "hf", HF_HUB_OFFLINE="1")
+    hub_url_gone = hub_env(closed_port_url, tmp_path / "hf", HF_HUB_OFFLINE="1")
     offline = load("alice/mnist-cnn", hub_url_gone)
     assert offline["fallback_reason"] is None and offline["commit"] == online["commit"]
     assert offline["predictions"] == shipped_predictions

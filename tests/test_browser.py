@@ -72,22 +72,17 @@ def draw(page: Page, digit: int, scope=None) -> None:
         draw_stroke(page, stroke, scope)
 
 
-def top_label(scope) -> str:
-    lines = [line.strip() for line in scope.locator("#prediction").inner_text().splitlines() if line.strip()]
-    return lines[1] if len(lines) > 1 else ""
+TOP_CLASS = '#prediction [data-testid="label-output-value"]'  # gr.Label's top class
 
 
-def settled_top_label(scope, expected: str, timeout_s: float = 20) -> str:
-    """The label's top class once it shows ``expected`` (or whatever it shows when time runs out)."""
-    deadline = time.monotonic() + timeout_s
-    while (label := top_label(scope)) != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return label
+def expect_top_label(scope, digit: str, timeout: float = 20_000) -> None:
+    """Wait (Playwright's own retrying assertion) until the label's top class is ``digit``."""
+    expect(scope.locator(TOP_CLASS)).to_have_text(digit, timeout=timeout)
 
 
 def expect_empty(scope) -> None:
     expect(scope.locator("#status")).to_contain_text("Draw a digit", timeout=10_000)
-    assert settled_top_label(scope, "") == ""
+    expect(scope.locator("#prediction")).to_have_text("Prediction", timeout=10_000)  # only its header
     expect(scope.locator("#model-input img")).to_have_count(0)
 
 
@@ -109,7 +104,7 @@ def test_draw_digits_at_once_with_the_mouse(page, shots):
     for digit in (0, 1, 4, 7):  # no tool to pick: the first stroke draws
         draw(page, digit)
         expect(page.locator("#status")).to_contain_text(f"{digit} (", timeout=20_000)
-        assert settled_top_label(page, str(digit)) == str(digit)
+        expect_top_label(page, str(digit))
         expect(page.locator("#model-input img")).to_be_visible()
         if digit == 7:
             page.screenshot(path=str(shots / "draw.png"))
@@ -155,7 +150,7 @@ def test_a_number_on_the_pad(page, shots):
     page.keyboard.press("Control+z")  # undo the 1: one digit again, read as always
     expect(page.locator("#status")).to_contain_text("4 (", timeout=30_000)
     expect(page.locator("#number-boxes")).to_be_hidden()
-    assert settled_top_label(page, "4") == "4"
+    expect_top_label(page, "4")
 
 
 def test_label_updates_while_the_pen_moves(page):
@@ -173,7 +168,7 @@ def test_label_updates_while_the_pen_moves(page):
     before_release = page.evaluate("window.answers")
     page.mouse.up()
     assert before_release >= 5, f"{before_release} answers in a {elapsed:.1f} s stroke before the button was released"
-    assert settled_top_label(page, "0") == "0"
+    expect_top_label(page, "0")
 
 
 def test_undo_clear_and_shortcuts(page):
@@ -184,7 +179,7 @@ def test_undo_clear_and_shortcuts(page):
     after_one_stroke = page.locator("#status").inner_text()
     assert not after_one_stroke.startswith("4 ")  # one stroke of a 4 is not yet a 4
     draw_stroke(page, second)
-    assert settled_top_label(page, "4") == "4"
+    expect_top_label(page, "4")
     page.locator("#undo-button").click()
     expect(page.locator("#status")).to_have_text(after_one_stroke, timeout=10_000)
     page.locator("#clear-button").click()
@@ -192,25 +187,25 @@ def test_undo_clear_and_shortcuts(page):
 
     # Shortcuts, with the focus on a button that was just clicked: Ctrl+Z undoes, Escape clears.
     draw(page, 4)
-    assert settled_top_label(page, "4") == "4"
+    expect_top_label(page, "4")
     page.keyboard.press("Control+z")
     expect(page.locator("#status")).to_have_text(after_one_stroke, timeout=10_000)
     page.keyboard.press("Escape")
     expect_empty(page)
     draw(page, 7)
-    assert settled_top_label(page, "7") == "7"
+    expect_top_label(page, "7")
     page.keyboard.press("Meta+z")
     expect_empty(page)
 
     # Not while typing in a text field.
     draw(page, 1)
-    assert settled_top_label(page, "1") == "1"
+    expect_top_label(page, "1")
     page.evaluate("() => { const f = document.createElement('input'); f.id = 'notes'; document.body.prepend(f); }")
     page.locator("#notes").focus()
     page.keyboard.press("Escape")
     page.keyboard.press("Control+z")
-    page.wait_for_timeout(500)
-    assert top_label(page) == "1"
+    page.wait_for_timeout(500)  # time for a wrongly handled shortcut to act
+    expect(page.locator(TOP_CLASS)).to_have_text("1", timeout=0)
 
 
 def test_clear_during_a_stroke_leaves_nothing_behind(page):
@@ -256,7 +251,7 @@ def test_touch_on_a_phone(browser, app_server, shots):
         for stroke in DIGIT_STROKES[7]:
             touch_stroke(page, cdp, stroke)
         assert page.evaluate("window.scrollY") == scroll_before  # the finger drew; the page did not scroll
-        assert settled_top_label(page, "7") == "7"
+        expect_top_label(page, "7")
         # The pad and the top prediction share the screen: no scrolling needed to see the answer.
         pad = page.locator(PAD).bounding_box()
         label = page.locator("#prediction").bounding_box()
@@ -271,7 +266,7 @@ def test_dark_mode_ink_is_visible(browser, app_server, shots):
     page = open_app(browser, app_server.url + "?__theme=dark")
     try:
         draw(page, 7)
-        assert settled_top_label(page, "7") == "7"
+        expect_top_label(page, "7")
         page.screenshot(path=str(shots / "dark.png"))
         pixels = np.asarray(Image.open(io.BytesIO(page.locator(PAD).screenshot())).convert("L"), dtype=float)
         board = np.median(pixels)
@@ -319,7 +314,7 @@ def test_drawing_works_when_embedded(browser, embedding_page):
             page.locator(holder).evaluate("e => e.scrollIntoView()")
             scope.locator(PAD).scroll_into_view_if_needed()
             draw(page, 4, scope)
-            assert settled_top_label(scope, "4") == "4"
+            expect_top_label(scope, "4")
     finally:
         page.context.close()
 

@@ -76,6 +76,27 @@ def test_size_mismatch_is_reported(tmp_path):
         load_mnist(tmp_path / "root", tmp_path / "src")
 
 
+def test_labels_outside_0_to_9_are_refused(tmp_path):
+    from conftest import write_idx
+
+    arrays = make_mnist_folder(tmp_path / "src", n_train=50, n_test=20)
+    labels = arrays["t10k"][1].copy()
+    labels[7] = 11
+    write_idx(tmp_path / "src" / "t10k-labels-idx1-ubyte", labels, compress=True)
+    with pytest.raises(MnistDataError, match="labels outside 0-9"):
+        load_mnist(tmp_path / "root", tmp_path / "src")
+
+
+def test_image_and_label_counts_must_match(tmp_path):
+    """Two well-formed files that disagree: 50 training images but 49 labels."""
+    from conftest import write_idx
+
+    arrays = make_mnist_folder(tmp_path / "src", n_train=50, n_test=20)
+    write_idx(tmp_path / "src" / "train-labels-idx1-ubyte", arrays["train"][1][:49], compress=True)
+    with pytest.raises(MnistDataError, match="train has 50 images but 49 labels"):
+        load_mnist(tmp_path / "root", tmp_path / "src")
+
+
 def test_failed_download_says_what_to_do(tmp_path, monkeypatch, closed_port_url):
     # torchvision's real download code, aimed at a local port where nothing listens
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)

@@ -105,6 +105,60 @@ def test_blank_inputs_give_the_empty_state(image):
     assert sketch_to_mnist(image) is None
 
 
+def seven_field() -> np.ndarray:
+    """The reference: a 7 drawn black on a transparent canvas."""
+    return sketch_to_mnist(seven())
+
+
+def seven(mode: str = "RGBA") -> Image.Image:
+    image, draw = canvas(transparent=True)
+    draw.line([(120, 90), (280, 90), (190, 330)], fill=(0, 0, 0, 255), width=24, joint="curve")
+    return image if mode == "RGBA" else image.convert(mode)
+
+
+def test_grey_with_alpha_la_is_read_like_rgba():
+    la = seven().convert("LA")
+    assert la.mode == "LA" and la.getpixel((0, 0))[1] == 0  # transparent paper, black luminance under it
+    np.testing.assert_allclose(sketch_to_mnist(la), seven_field(), atol=1e-6)
+
+
+def test_palette_with_a_transparent_index_is_paper(tmp_path):
+    palette = seven().convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    transparent_index = int(np.asarray(palette)[0, 0])
+    path = tmp_path / "seven.png"
+    palette.save(path, transparency=transparent_index)
+    reopened = Image.open(path)
+    assert reopened.mode == "P" and "transparency" in reopened.info
+    field = sketch_to_mnist(str(path))
+    check_field(field)
+    assert np.abs(field - seven_field()).mean() < 0.02
+
+
+def test_exif_rotated_photo_is_read_upright(tmp_path):
+    """A camera stores the sensor's rows and an EXIF orientation tag; the image is read as displayed."""
+    upright = seven("RGB")
+    white = Image.new("RGB", upright.size, "white")
+    white.paste(upright, mask=seven().getchannel("A"))
+    stored = white.rotate(90, expand=True)  # as the sensor recorded it
+    exif = stored.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    path = tmp_path / "photo.jpg"
+    stored.save(path, quality=95, exif=exif)
+    field = sketch_to_mnist(str(path))
+    check_field(field)
+    assert np.abs(field - seven_field()).mean() < 0.03
+    sideways = sketch_to_mnist(white.rotate(90, expand=True))
+    assert np.abs(sideways - seven_field()).mean() > 0.05  # without the tag it would be read on its side
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_arrays_in_0_to_255_are_read_like_uint8(dtype):
+    gray = np.asarray(seven("RGB").convert("L"))
+    paper = np.where(np.asarray(seven().getchannel("A")) > 0, gray, 255).astype(np.uint8)
+    np.testing.assert_allclose(sketch_to_mnist(paper.astype(dtype)), sketch_to_mnist(paper), atol=1e-6)
+    np.testing.assert_allclose(sketch_to_mnist(paper.astype(dtype) / 255), sketch_to_mnist(paper), atol=1e-2)
+
+
 def test_single_dot():
     image, draw = canvas()
     draw.point((123, 321), fill=(0, 0, 0, 255))

@@ -180,6 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return train_evaluate_save(args, command)
+    except KeyboardInterrupt:
+        # Training itself stops at the next batch and keeps its best weights (fit); this is a stop at any
+        # other moment before the bundle is in place (loading data, a half-written bundle is rolled back).
+        log.error("Interrupted before the bundle was written; nothing saved.")
+        return 130
+
+
+def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
     cfg, model_config = training_settings(args)
     lrs = args.lr or [cfg.lr]
     torch.set_num_threads(args.threads)
@@ -298,6 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("Bundle written to %s", args.out)
 
+    try:
+        return check_and_push(args, result, report, test_images, val)
+    except KeyboardInterrupt:
+        log.error("Interrupted after the bundle was written to %s (not checked or pushed).", args.out)
+        return 130
+
+
+def check_and_push(args: argparse.Namespace, result, report, test_images, val) -> int:
     # Sanity check: the bundle on disk, loaded strictly, must give the same test predictions.
     reloaded = MnistCNN.from_pretrained(args.out, strict=True)
     same = np.array_equal(digit_predictions(predict_logits(reloaded, test_images)).numpy(), report.predictions)

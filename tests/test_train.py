@@ -231,3 +231,64 @@ def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):
     through_a_file = run_train(*SMOKE, "--data-dir", str(mnist_folder), "--out", str(a_file / "bundle"))
     assert through_a_file.returncode == 2 and "Cannot write the bundle" in through_a_file.stderr
     assert "Traceback" not in through_a_file.stderr
+
+
+def interrupt_when(args: list[str], ready: str) -> tuple[subprocess.Popen, str]:
+    """Run train.py, send Ctrl-C as soon as a log line contains ``ready``; return the process and its log."""
+    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if ready in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=180)
+    return proc, "".join(seen) + rest
+
+
+def test_ctrl_c_during_the_learning_rate_sweep_saves_nothing(tmp_path, mnist_folder):
+    out = tmp_path / "bundle"
+    args = [*SMOKE, "--lr", "1e-3", "5e-3", "--sweep-epochs", "300", "--data-dir", str(mnist_folder),
+            "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
+    proc, log = interrupt_when(args, "epoch 2/300")  # inside the first sweep run
+    assert proc.returncode == 130, log
+    assert "Interrupted during the learning-rate sweep; nothing saved." in log and "Traceback" not in log
+    assert not out.exists() and not list(tmp_path.glob(".bundle.*"))
+
+
+def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path):
+    """Stopped while the model is set up or in its first epoch (30,000 images: several seconds)."""
+    from conftest import make_mnist_folder
+
+    make_mnist_folder(tmp_path / "src", n_train=30_000, n_test=100)
+    out = tmp_path / "bundle"
+    args = [*SMOKE, "--data-dir", str(tmp_path / "src"), "--data-root", str(tmp_path / "root"), "--out", str(out)]
+    proc, log = interrupt_when(args, "validation 100, test 100 images")
+    assert proc.returncode == 130, log
+    assert "Interrupted before" in log and "nothing" in log and "Traceback" not in log
+    assert "epoch 1/1" not in log  # no epoch finished
+    assert not out.exists() and not list(tmp_path.glob(".bundle.*"))
+
+
+def test_a_saved_bundle_that_reads_differently_is_reported(tmp_path, mnist_folder, monkeypatch, caplog):
+    """train.py reloads what it wrote; if that model's test predictions differ from the trained one's (a
+    disk or serialization fault, injected here by reloading another model), it says so and exits 1."""
+    import train
+
+    def another_model(cls, *args, **kwargs):
+        torch.manual_seed(123)
+        return MnistCNN(channels=(16, 32, 64), num_classes=11).eval()
+
+    monkeypatch.setattr(train.MnistCNN, "from_pretrained", classmethod(another_model))
+    out = tmp_path / "bundle"
+    handlers, threads = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}, torch.get_num_threads()
+    try:
+        code = train.main([*LEARN, "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"),
+                           "--out", str(out)])  # fmt: skip
+    finally:  # main() sets these for the whole process: give pytest its own back
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        torch.set_num_threads(threads)
+    assert code == 1
+    assert f"The saved bundle's predictions differ from the trained model's. Do not use {out}." in caplog.text

@@ -204,8 +204,8 @@ def load_model_source(source: str | None = None, revision: str | None = None) ->
         return _fall_back(label, f"the Hub repo '{source}' was not found (or is private).")
     except RevisionNotFoundError:
         return _fall_back(label, f"the revision '{revision}' does not exist in '{source}'.")
-    except LocalEntryNotFoundError:
-        return _fall_back(label, "the Hub could not be reached and the files are not in the local cache.")
+    except LocalEntryNotFoundError as err:
+        return _fall_back(label, _unreachable_reason(err))
     except EntryNotFoundError as err:
         return _fall_back(label, f"the repo lacks a required file ({err.__class__.__name__}).")
     except HFValidationError as err:
@@ -217,6 +217,19 @@ def load_model_source(source: str | None = None, revision: str | None = None) ->
     bundle.source, bundle.commit = label, folder.name
     log.info("Loaded %s (commit %s) from the Hub", label, bundle.commit)
     return bundle
+
+
+def _unreachable_reason(err: LocalEntryNotFoundError) -> str:
+    """huggingface_hub reports a Hub that answered with an error, and one it could not reach, the same way
+    when nothing is cached; the cause tells them apart."""
+    cause = err.__cause__ or err.__context__
+    while cause is not None and not isinstance(cause, HfHubHTTPError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None and cause.response is not None:
+        detail = (cause.server_message or "").strip().splitlines()
+        said = f": {detail[0][:200]}" if detail else ""
+        return f"the Hub answered {cause.response.status_code}{said}, and the files are not in the local cache."
+    return "the Hub could not be reached and the files are not in the local cache."
 
 
 def _fall_back(requested: str, reason: str) -> LoadedBundle:

@@ -120,13 +120,14 @@ def closed_port_url():
 class RunningApp:
     """``python app.py`` (or another Gradio script taking ``--port``) in a subprocess, until stopped."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py"):
+    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py",
+                 args: tuple[str, ...] = ()):  # fmt: skip
         # The port is picked free, but another process may take it before the app binds it: then try another.
         for attempt in range(3):
-            if self._start(env, timeout, script) or attempt == 2:
+            if self._start(env, timeout, script, args) or attempt == 2:
                 return
 
-    def _start(self, env: dict[str, str] | None, timeout: float, script: str) -> bool:
+    def _start(self, env: dict[str, str] | None, timeout: float, script: str, args: tuple[str, ...]) -> bool:
         import subprocess
         import threading
 
@@ -134,7 +135,7 @@ class RunningApp:
         self.url = f"http://127.0.0.1:{self.port}/"
         base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION")}
         self.process = subprocess.Popen(
-            [sys.executable, script, "--port", str(self.port)],
+            [sys.executable, script, "--port", str(self.port), *args],
             cwd=ROOT,
             env={**base, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE,

@@ -41,8 +41,8 @@ class Hub:
         self.repos: dict[str, Repo] = {}
         self.requests: list[str] = []  # request lines and headers, Authorization left out
         self.authorized = 0  # how many requests carried an Authorization header
-        # Faults for downloads ("resolve"): None, "500" (every answer), "cut" (weights stop half-way and the
-        # connection closes), "trickle" (the weights at 200 bytes a second: no single read times out).
+        # Faults for downloads ("resolve"): None, "500" or "403" (every answer), "cut" (weights stop half-way
+        # and the connection closes), "trickle" (the weights at 200 bytes a second: no single read times out).
         self.fault: str | None = None
         self.lock = threading.Lock()
         self._counter = 0
@@ -306,6 +306,8 @@ class Handler(BaseHTTPRequestHandler):
             headers |= {"X-Linked-Etag": headers["ETag"], "X-Linked-Size": str(len(content))}
         if self.hub.fault == "500":
             return self.error(500, "Internal Error - We're working hard to fix this as soon as possible!")
+        if self.hub.fault == "403":
+            return self.error(403, "Access to this file has been disabled")
         if self.hub.fault in ("cut", "trickle") and self.command == "GET" and filename.endswith(".safetensors"):
             return self.send_faulty(content, headers)
         self.send(200, content, headers)

@@ -197,7 +197,8 @@ def test_token_is_never_in_pushed_files_or_logs(hub, tmp_path):
     assert hub.authorized > 0 and not any(TOKEN in line for line in hub.requests)
 
 
-@pytest.mark.parametrize("case", ["missing repo", "missing revision", "unreachable", "corrupt weights", "bad id"])
+@pytest.mark.parametrize("case", ["missing repo", "missing revision", "unreachable", "corrupt weights", "bad id",
+                                  "missing file", "http error", "broken folder"])
 def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_predictions, case, closed_port_url):
     env = hub_env(hub.url, tmp_path / "hf")
     source, revision, expected = "alice/mnist-cnn", "", ""
@@ -216,6 +217,20 @@ def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_prediction
         expected = "model.safetensors: corrupt"
     elif case == "bad id":
         source, expected = "not a repo!", "neither a folder nor a valid Hub repo id"
+    elif case == "missing file":  # a repo with weights but no config.json
+        assert push(SHIPPED, source, env).returncode == 0
+        repo = hub.repos[source]
+        del repo.commits[repo.branches["main"]]["config.json"]
+        expected = "the repo lacks a required file"
+    elif case == "http error":  # the Hub refuses the files with an error that is no 404
+        assert push(SHIPPED, source, env).returncode == 0
+        hub.fault = "403"
+        expected = "the Hub answered 403: Access to this file has been disabled"
+    elif case == "broken folder":
+        source = str(tmp_path / "broken")
+        shutil.copytree(SHIPPED, source)
+        (Path(source) / "config.json").write_text('{"channels": [40, 80')
+        expected = "config.json: not a valid model config"
     loaded = load(source, env, revision)
     assert expected in loaded["fallback_reason"]
     assert "Using the model shipped with the app" in loaded["fallback_reason"]

@@ -269,9 +269,42 @@ def test_train_push_failure_keeps_the_bundle(hub, tmp_path):
     assert all((out / name).is_file() for name in REQUIRED_FILES)
     retried = push(out, "alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf"))
     assert retried.returncode == 0, retried.stderr
-    ok = run([*args, "--out", str(tmp_path / "b2"), "--push-to-hub", "alice/cnn-2"], hub_env(hub.url, tmp_path / "hf"))
+    space = "https://huggingface.co/spaces/alice/draw-a-digit"
+    ok = run([*args, "--out", str(tmp_path / "b2"), "--push-to-hub", "alice/cnn-2", "--hub-private",
+              "--hub-revision", "dev", "--space-url", space], hub_env(hub.url, tmp_path / "hf"))  # fmt: skip
     assert ok.returncode == 0, ok.stderr
-    assert "Pushed to" in ok.stdout and "model.safetensors" in hub.files("alice/cnn-2")
+    assert "Pushed to" in ok.stdout and ok.stdout.strip().endswith("/alice/cnn-2/tree/dev")
+    repo = hub.repos["alice/cnn-2"]
+    assert repo.private  # --hub-private
+    assert "model.safetensors" in hub.files("alice/cnn-2", "dev")  # --hub-revision
+    assert "model.safetensors" not in hub.files("alice/cnn-2")
+    assert space in hub.files("alice/cnn-2", "dev")["README.md"].decode()  # --space-url, linked from the card
+
+
+def test_app_model_and_revision_options(hub, tmp_path):
+    """python app.py --model REPO --revision REV, and --model FOLDER: the Model tab says which weights."""
+    import httpx
+
+    from conftest import RunningApp
+
+    env = hub_env(hub.url, tmp_path / "hf")
+    assert push(SHIPPED, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
+    assert push(SHIPPED, "alice/mnist-cnn", env, "--commit-message", "main moves on").returncode == 0
+    v1 = hub.repos["alice/mnist-cnn"].branches["v1"]
+    assert v1 != hub.repos["alice/mnist-cnn"].branches["main"]
+    folder = tmp_path / "my-bundle"
+    shutil.copytree(SHIPPED, folder)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    (folder / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 0.5}))  # tells it apart
+    for args, expected in ((("--model", "alice/mnist-cnn", "--revision", "v1"), f"revision `v1`, commit `{v1[:10]}`"),
+                           (("--model", str(folder)), "Test accuracy** 50.00%")):  # fmt: skip
+        app = RunningApp({**env, "HF_HUB_OFFLINE": "0"}, args=args)
+        try:
+            config = httpx.get(f"{app.url}config", timeout=30).text
+            assert expected in config, args
+            assert "Using the model shipped with the app" not in config
+        finally:
+            app.stop()
 
 
 class MarkerPickle:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from live_pad import cpu_seconds  # noqa: E402
 
-from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event  # noqa: E402
+from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, top_label  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
 FILE_META = {"_type": "gradio.FileData"}
@@ -95,19 +95,6 @@ async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None 
         return await read_stream(stream)
 
 
-def label_of(outputs: object) -> str | None:
-    """The top label of `predict`'s outputs."""
-    try:
-        return outputs[0]["label"]  # type: ignore[index]
-    except (TypeError, KeyError, IndexError):
-        return None
-
-
-def pad_label_of(answer: object) -> str | None:
-    """The top label of a live pad answer."""
-    return (answer.get("label") or {}).get("label") if isinstance(answer, dict) else None
-
-
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -146,7 +133,7 @@ async def api_clients(url: str, clients: int, seconds: float, check_digit: bool,
                     continue
                 if kind != "complete":
                     tally.error(kind)
-                elif check_digit and label_of(data) != str(digit):
+                elif check_digit and top_label(data) != str(digit):
                     tally.error("wrong digit")
                 else:
                     tally.latencies.append(time.perf_counter() - started)
@@ -268,7 +255,7 @@ def record(results: dict, outcome: tuple[str, object], latency: float, expected:
         return
     results["latencies"].append(latency)
     if expected is not None:
-        results["finals"].append(pad_label_of(answer) == expected)
+        results["finals"].append(top_label(answer) == expected)
 
 
 def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
@@ -313,7 +300,7 @@ async def overload(url: str, clients: int, timeout: float, pad: tuple[int, int] 
                     call = send_frame(http, *pad, uuid.uuid4().hex, frame, call_started)
                 kind, data = await asyncio.wait_for(call, timeout)
                 if kind == "complete":
-                    got = label_of(data) if pad is None else pad_label_of(data)
+                    got = top_label(data)
                     kind = "answered" if got == "4" else "wrong digit"
                 elif kind == "http 503" and "Queue is full" in str(data):
                     kind = "refused: queue full (503)"

@@ -188,6 +188,16 @@ def pad_event(base_url: str) -> tuple[int, int]:
     return fn_index, pad_id
 
 
+def top_label(outputs) -> str | None:
+    """The top class of an answer: ``predict``'s outputs (gradio_client's tuple or the raw JSON list, whose
+    first item is the label) or a live pad answer (a dict with a "label"); None when there is none."""
+    try:
+        label = outputs.get("label") if isinstance(outputs, dict) else outputs[0]
+        return label.get("label") if isinstance(label, dict) else None
+    except (TypeError, KeyError, IndexError):
+        return None
+
+
 def draw_digit(digit: int, size: int = 400, transparent: bool = True, width: int = 26):
     """A canvas-style drawing (black strokes, transparent or white background) of 0, 1, 4 or 7."""
     from PIL import Image, ImageDraw

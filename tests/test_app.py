@@ -9,17 +9,12 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image, ImageOps
 
-from conftest import RunningApp, draw_digit, draw_number
+from conftest import RunningApp, draw_digit, draw_number, top_label
 
 
 @pytest.fixture(scope="module")
 def client(app_server):
     return Client(app_server.url, verbose=False)
-
-
-def top_label(result) -> str | None:
-    label = result[0]
-    return label.get("label") if label else None
 
 
 @pytest.mark.parametrize("digit", [0, 1, 4, 7])

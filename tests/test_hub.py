@@ -18,14 +18,12 @@ from hub_server import start_hub
 from huggingface_hub import ModelCard
 
 from conftest import ROOT, make_mnist_folder
-from mnist_cnn.bundle import REQUIRED_FILES
+from mnist_cnn.bundle import REQUIRED_FILES, SHIPPED_BUNDLE
 
 TOKEN = "hf_test_alice_write_0123456789abcdef"
-SHIPPED = ROOT / "mnist_cnn" / "pretrained"
 LOAD_SCRIPT = """
 import json, sys, torch
-from mnist_cnn.bundle import load_sample_pack
-from mnist_cnn.bundle import SHIPPED_BUNDLE
+from mnist_cnn.bundle import SHIPPED_BUNDLE, load_sample_pack
 from mnist_cnn.hub import bundle_summary, load_model_source
 bundle = load_model_source(sys.argv[1] or None, sys.argv[2] or None)
 pack = load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")
@@ -79,19 +77,19 @@ def snapshot(folder: Path) -> dict[str, str]:
 def shipped_predictions() -> list[int]:
     from mnist_cnn.bundle import load_sample_pack
 
-    return load_sample_pack(SHIPPED / "samples.safetensors")["predictions"].tolist()
+    return load_sample_pack(SHIPPED_BUNDLE / "samples.safetensors")["predictions"].tolist()
 
 
 def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
     env = hub_env(hub.url, tmp_path / "hf")
-    before = snapshot(SHIPPED)
-    result = push(SHIPPED, "alice/mnist-cnn", env)
+    before = snapshot(SHIPPED_BUNDLE)
+    result = push(SHIPPED_BUNDLE, "alice/mnist-cnn", env)
     assert result.returncode == 0, result.stderr
     assert f"{hub.url}/alice/mnist-cnn" in result.stdout
     files = hub.files("alice/mnist-cnn")
     assert set(REQUIRED_FILES) <= set(files)
-    assert files["model.safetensors"] == (SHIPPED / "model.safetensors").read_bytes()
-    assert snapshot(SHIPPED) == before
+    assert files["model.safetensors"] == (SHIPPED_BUNDLE / "model.safetensors").read_bytes()
+    assert snapshot(SHIPPED_BUNDLE) == before
     # binary files travel through the LFS batch API and its upload URL, as on the Hub; text files inline
     lfs_paths = {path for repo_id, path in hub.lfs_pointers if repo_id == "alice/mnist-cnn"}
     assert {"model.safetensors", "samples.safetensors", "confusion_matrix.png", "loss_curves.png"} <= lfs_paths
@@ -105,16 +103,16 @@ def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
     assert loaded["commit"] == hub.repos["alice/mnist-cnn"].branches["main"]
     assert loaded["predictions"] == shipped_predictions
     assert loaded["has_samples"] and loaded["has_card"]
-    assert loaded["calibration"] == json.loads((SHIPPED / "calibration.json").read_text())  # the same confidences
+    assert loaded["calibration"] == json.loads((SHIPPED_BUNDLE / "calibration.json").read_text())  # same confidences
 
 
 def test_pushed_card_has_the_accuracy_in_model_index(hub, tmp_path):
     env = hub_env(hub.url, tmp_path / "hf")
     space = "https://huggingface.co/spaces/alice/mnist-draw"
-    assert push(SHIPPED, "alice/mnist-cnn", env, "--space-url", space).returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env, "--space-url", space).returncode == 0
     text = hub.files("alice/mnist-cnn")["README.md"].decode()
     card = ModelCard(text)
-    metrics = json.loads((SHIPPED / "metrics.json").read_text())
+    metrics = json.loads((SHIPPED_BUNDLE / "metrics.json").read_text())
     (result,) = card.data.eval_results
     assert (result.task_type, result.dataset_split, result.metric_type) == ("image-classification", "test", "accuracy")
     assert result.metric_value == pytest.approx(metrics["test_accuracy"])
@@ -124,9 +122,9 @@ def test_pushed_card_has_the_accuracy_in_model_index(hub, tmp_path):
 
 def test_second_push_is_a_second_commit(hub, tmp_path):
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env).returncode == 0
     first = hub.repos["alice/mnist-cnn"].branches["main"]
-    result = push(SHIPPED, "alice/mnist-cnn", env, "--commit-message", "Second upload")
+    result = push(SHIPPED_BUNDLE, "alice/mnist-cnn", env, "--commit-message", "Second upload")
     assert result.returncode == 0, result.stderr
     repo = hub.repos["alice/mnist-cnn"]
     assert repo.branches["main"] != first and repo.messages[repo.branches["main"]] == "Second upload"
@@ -137,7 +135,7 @@ def test_second_push_is_a_second_commit(hub, tmp_path):
 
 def test_private_repo_and_branch(hub, tmp_path, shipped_predictions):
     env = hub_env(hub.url, tmp_path / "hf")
-    result = push(SHIPPED, "alice/private-cnn", env, "--private", "--revision", "dev")
+    result = push(SHIPPED_BUNDLE, "alice/private-cnn", env, "--private", "--revision", "dev")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("/alice/private-cnn/tree/dev")
     repo = hub.repos["alice/private-cnn"]
@@ -160,7 +158,7 @@ def test_private_repo_and_branch(hub, tmp_path, shipped_predictions):
 )
 def test_push_failures_are_clear_and_keep_local_files(hub, tmp_path, token, repo_id, message):
     bundle = tmp_path / "bundle"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(SHIPPED_BUNDLE, bundle)
     before = snapshot(bundle)
     result = push(bundle, repo_id, hub_env(hub.url, tmp_path / "hf", token=token))
     assert result.returncode == 2
@@ -172,14 +170,14 @@ def test_push_failures_are_clear_and_keep_local_files(hub, tmp_path, token, repo
 
 
 def test_push_to_unreachable_hub(tmp_path, closed_port_url):
-    result = push(SHIPPED, "alice/mnist-cnn", hub_env(closed_port_url, tmp_path / "hf"))
+    result = push(SHIPPED_BUNDLE, "alice/mnist-cnn", hub_env(closed_port_url, tmp_path / "hf"))
     assert result.returncode == 2
     assert "Could not reach the Hugging Face Hub" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_push_refuses_an_incomplete_bundle(hub, tmp_path):
     bundle = tmp_path / "bundle"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(SHIPPED_BUNDLE, bundle)
     (bundle / "metrics.json").unlink()
     result = push(bundle, "alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf"))
     assert result.returncode == 2 and "metrics.json" in result.stderr
@@ -188,7 +186,7 @@ def test_push_refuses_an_incomplete_bundle(hub, tmp_path):
 
 def test_token_is_never_in_pushed_files_or_logs(hub, tmp_path):
     env = hub_env(hub.url, tmp_path / "hf", HF_DEBUG="1")
-    result = push(SHIPPED, "alice/mnist-cnn", env)  # run() also checks stdout and stderr
+    result = push(SHIPPED_BUNDLE, "alice/mnist-cnn", env)  # run() also checks stdout and stderr
     assert result.returncode == 0, result.stderr
     for repo in hub.repos.values():
         for files in repo.commits.values():
@@ -205,42 +203,42 @@ def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_prediction
     if case == "missing repo":
         source, expected = "alice/no-such-model", "not found"
     elif case == "missing revision":
-        assert push(SHIPPED, source, env).returncode == 0
+        assert push(SHIPPED_BUNDLE, source, env).returncode == 0
         revision, expected = "v9", "revision 'v9' does not exist"
     elif case == "unreachable":
         env, expected = hub_env(closed_port_url, tmp_path / "hf"), "could not be reached"
     elif case == "corrupt weights":
         bundle = tmp_path / "bundle"
-        shutil.copytree(SHIPPED, bundle)
+        shutil.copytree(SHIPPED_BUNDLE, bundle)
         (bundle / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
         assert push(bundle, source, env).returncode == 0
         expected = "model.safetensors: corrupt"
     elif case == "bad id":
         source, expected = "not a repo!", "neither a folder nor a valid Hub repo id"
     elif case == "missing file":  # a repo with weights but no config.json
-        assert push(SHIPPED, source, env).returncode == 0
+        assert push(SHIPPED_BUNDLE, source, env).returncode == 0
         repo = hub.repos[source]
         del repo.commits[repo.branches["main"]]["config.json"]
         expected = "the repo lacks a required file"
     elif case == "http error":  # the Hub refuses the files with an error that is no 404
-        assert push(SHIPPED, source, env).returncode == 0
+        assert push(SHIPPED_BUNDLE, source, env).returncode == 0
         hub.fault = "403"
         expected = "the Hub answered 403: Access to this file has been disabled"
     elif case == "broken folder":
         source = str(tmp_path / "broken")
-        shutil.copytree(SHIPPED, source)
+        shutil.copytree(SHIPPED_BUNDLE, source)
         (Path(source) / "config.json").write_text('{"channels": [40, 80')
         expected = "config.json: not a valid model config"
     loaded = load(source, env, revision)
     assert expected in loaded["fallback_reason"]
     assert "Using the model shipped with the app" in loaded["fallback_reason"]
-    assert Path(loaded["folder"]) == SHIPPED and loaded["predictions"] == shipped_predictions
+    assert Path(loaded["folder"]) == SHIPPED_BUNDLE and loaded["predictions"] == shipped_predictions
     assert "Could not load" in loaded["log"] and "Traceback" not in loaded["log"]
 
 
 def test_offline_mode_uses_the_cache(hub, tmp_path, shipped_predictions, closed_port_url):
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env).returncode == 0
     online = load("alice/mnist-cnn", env)
     hub_url_gone = hub_env(closed_port_url, tmp_path / "hf", HF_HUB_OFFLINE="1")
     offline = load("alice/mnist-cnn", hub_url_gone)
@@ -252,11 +250,11 @@ def test_offline_mode_uses_the_cache(hub, tmp_path, shipped_predictions, closed_
 
 def test_environment_variables_choose_the_model(hub, tmp_path):
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
     loaded = load("", {**env, "MODEL_REPO": "alice/mnist-cnn", "MODEL_REVISION": "v1"})
     assert loaded["source"] == "alice/mnist-cnn@v1" and loaded["fallback_reason"] is None
     default = load("", env)
-    assert Path(default["folder"]) == SHIPPED and default["fallback_reason"] is None
+    assert Path(default["folder"]) == SHIPPED_BUNDLE and default["fallback_reason"] is None
 
 
 def test_train_push_failure_keeps_the_bundle(hub, tmp_path):
@@ -288,12 +286,12 @@ def test_app_model_and_revision_options(hub, tmp_path):
     from conftest import RunningApp
 
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
-    assert push(SHIPPED, "alice/mnist-cnn", env, "--commit-message", "main moves on").returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env, "--revision", "v1").returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env, "--commit-message", "main moves on").returncode == 0
     v1 = hub.repos["alice/mnist-cnn"].branches["v1"]
     assert v1 != hub.repos["alice/mnist-cnn"].branches["main"]
     folder = tmp_path / "my-bundle"
-    shutil.copytree(SHIPPED, folder)
+    shutil.copytree(SHIPPED_BUNDLE, folder)
     metrics = json.loads((folder / "metrics.json").read_text())
     (folder / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 0.5}))  # tells it apart
     for args, expected in ((("--model", "alice/mnist-cnn", "--revision", "v1"), f"revision `v1`, commit `{v1[:10]}`"),
@@ -338,9 +336,9 @@ def test_pickle_checkpoints_are_never_opened(hub, tmp_path):
 
     marker = tmp_path / "unpickled.txt"
     checkpoint = pickle.dumps(MarkerPickle(marker))
-    config = (SHIPPED / "config.json").read_bytes()
+    config = (SHIPPED_BUNDLE / "config.json").read_bytes()
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/pickled", env).returncode == 0  # a real repo, then only the pickle in it
+    assert push(SHIPPED_BUNDLE, "alice/pickled", env).returncode == 0  # a real repo, then only the pickle in it
     repo = hub.repos["alice/pickled"]
     repo.commits[repo.branches["main"]] = {"config.json": config, "pytorch_model.bin": checkpoint}
     folder = tmp_path / "pickled-folder"
@@ -356,7 +354,7 @@ def test_pickle_checkpoints_are_never_opened(hub, tmp_path):
         assert outcome["refused"] is not None, source
         refusals[source] = outcome["refused"]
         assert "Using the model shipped with the app" in outcome["fallback_reason"]
-        assert Path(outcome["folder"]) == SHIPPED
+        assert Path(outcome["folder"]) == SHIPPED_BUNDLE
         assert not marker.exists(), f"{source}: the pickle was unpickled"
     assert "pickle checkpoint" in refusals["alice/pickled"]  # the Hub route reached the pickle and refused it
     pickle.loads(checkpoint)  # the marker is live: unpickling really would have left it
@@ -370,13 +368,13 @@ def test_a_failing_or_slow_hub_falls_back_within_the_deadline(hub, tmp_path, shi
     import time
 
     env = hub_env(hub.url, tmp_path / "hf")
-    assert push(SHIPPED, "alice/mnist-cnn", env).returncode == 0
+    assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", env).returncode == 0
     hub.fault = fault
     started = time.monotonic()
     loaded = load("alice/mnist-cnn", {**env, "MODEL_DOWNLOAD_TIMEOUT": "6"})
     elapsed = time.monotonic() - started
     assert "Using the model shipped with the app" in loaded["fallback_reason"], loaded["log"]
-    assert Path(loaded["folder"]) == SHIPPED and loaded["predictions"] == shipped_predictions
+    assert Path(loaded["folder"]) == SHIPPED_BUNDLE and loaded["predictions"] == shipped_predictions
     assert "Traceback" not in loaded["log"]
     assert elapsed < 6 + 30, f"took {elapsed:.0f} s"  # the deadline plus starting Python and torch
     if fault == "trickle":

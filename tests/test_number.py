@@ -110,7 +110,7 @@ def test_predict_number_cli(tmp_path):
     text.write_text("not an image")
     result = subprocess.run(
         [sys.executable, "-m", "mnist_cnn", "predict", "--number", str(number), str(blank), str(text),
-         "--model", "mnist_cnn/pretrained"],
+         "--model", str(SHIPPED_BUNDLE)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

@@ -7,6 +7,7 @@ import sys
 from PIL import Image
 
 from conftest import ROOT, draw_digit
+from mnist_cnn.bundle import SHIPPED_BUNDLE
 
 
 def test_predict_cli(tmp_path):
@@ -17,7 +18,7 @@ def test_predict_cli(tmp_path):
     text.write_text("not an image")
     paths = [seven, text, one, blank]
     result = subprocess.run(
-        [sys.executable, "-m", "mnist_cnn", "predict", *map(str, paths), "--model", "mnist_cnn/pretrained"],
+        [sys.executable, "-m", "mnist_cnn", "predict", *map(str, paths), "--model", str(SHIPPED_BUNDLE)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

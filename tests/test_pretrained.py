@@ -6,34 +6,32 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, pen_dev_dir
-from mnist_cnn.bundle import REQUIRED_FILES, load_bundle_folder
+from conftest import pen_dev_dir
+from mnist_cnn.bundle import REQUIRED_FILES, SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.devsets import expected_calibration_error, measure_folder
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.predict import Predictor
 from mnist_cnn.training import digit_predictions, predict_logits
 
-PRETRAINED = ROOT / "mnist_cnn" / "pretrained"
-
 
 def test_shipped_bundle_is_complete_and_small():
     for name in REQUIRED_FILES:
-        assert (PRETRAINED / name).is_file(), name
-    size = sum(p.stat().st_size for p in PRETRAINED.iterdir())
+        assert (SHIPPED_BUNDLE / name).is_file(), name
+    size = sum(p.stat().st_size for p in SHIPPED_BUNDLE.iterdir())
     assert size < 10 * 2**20, f"{size} bytes"
-    metrics = json.loads((PRETRAINED / "metrics.json").read_text())
+    metrics = json.loads((SHIPPED_BUNDLE / "metrics.json").read_text())
     assert metrics["config"]["recipe"] == "default" and metrics["seed"] == 0
-    assert metrics["command"] in (PRETRAINED / "README.md").read_text()
+    assert metrics["command"] in (SHIPPED_BUNDLE / "README.md").read_text()
 
 
 def test_shipped_model_reaches_target_on_the_full_test_set(real_mnist):
     data = real_mnist
     assert len(data.test_labels) == 10_000
-    model = MnistCNN.from_pretrained(PRETRAINED, strict=True)
+    model = MnistCNN.from_pretrained(SHIPPED_BUNDLE, strict=True)
     logits = predict_logits(model, data.test_images)
     predictions = digit_predictions(logits)
     accuracy = (predictions == data.test_labels).sum().item() / len(data.test_labels)
-    bundle = load_bundle_folder(PRETRAINED)
+    bundle = load_bundle_folder(SHIPPED_BUNDLE)
     probabilities = Predictor.from_bundle(bundle).calibrated(logits)
     confidence = probabilities[torch.arange(len(predictions)), predictions].numpy()
     ece = expected_calibration_error(confidence, (predictions == data.test_labels).numpy())
@@ -41,7 +39,7 @@ def test_shipped_model_reaches_target_on_the_full_test_set(real_mnist):
     assert accuracy >= 0.9975
     assert ece <= 0.02
     # the recorded figures are the ones measured here
-    recorded = json.loads((PRETRAINED / "metrics.json").read_text())
+    recorded = json.loads((SHIPPED_BUNDLE / "metrics.json").read_text())
     assert recorded["test_accuracy"] == pytest.approx(accuracy, abs=1e-9)
     assert recorded["test_ece"] == pytest.approx(ece, abs=1e-4)
     assert recorded["temperature"] == bundle.calibration["temperature"]
@@ -55,7 +53,7 @@ def test_shipped_model_reads_real_handwriting_and_knows_letters_are_not_digits()
         "the repository or set PEN_DEV_DIR"
     )
     torch.set_num_threads(1)
-    predictor = Predictor.from_bundle(load_bundle_folder(PRETRAINED))
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
     digits = measure_folder(predictor, folder / "pen_digits")
     letters = measure_folder(predictor, folder / "pen_letters")
     print(f"pen_digits {100 * digits.accuracy:.1f}% right, ECE {100 * digits.ece:.2f}; "
@@ -65,7 +63,7 @@ def test_shipped_model_reads_real_handwriting_and_knows_letters_are_not_digits()
     assert letters.named_a_digit <= 0.15
     assert digits.ece <= 0.02
     # the card's figures are these
-    recorded = json.loads((PRETRAINED / "metrics.json").read_text())["dev_sets"]
+    recorded = json.loads((SHIPPED_BUNDLE / "metrics.json").read_text())["dev_sets"]
     assert recorded["pen_digits"]["accuracy"] == pytest.approx(digits.accuracy, abs=1.5e-3)  # one file
     assert recorded["pen_letters"]["named_a_digit"] == pytest.approx(letters.named_a_digit, abs=1.5e-3)
     assert np.isfinite(digits.confidence).all()

@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 from test_api_security import FILE_META, call_predict, events
 
-from conftest import ROOT, RunningApp, draw_digit
-
-SHIPPED = ROOT / "mnist_cnn" / "pretrained"
+from conftest import RunningApp, draw_digit, top_label
+from mnist_cnn.bundle import SHIPPED_BUNDLE
 
 
 def upload_bytes(base: str, data: bytes, name: str = "digit.png") -> dict | str:
@@ -45,7 +44,7 @@ def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
 
 def still_serving(base: str) -> None:
     kind, outputs = predict_bytes(base, encode(draw_digit(7)))
-    assert kind == "complete" and outputs[0]["label"] == "7", (kind, outputs)
+    assert kind == "complete" and top_label(outputs) == "7", (kind, outputs)
 
 
 # --- upload and image limits -----------------------------------------------------------------------
@@ -239,7 +238,7 @@ def test_the_server_still_answers_after_the_fuzzing(app_server):
 
 def test_app_starts_on_a_broken_bundle_and_each_tab_says_what_is_missing(tmp_path):
     bundle = tmp_path / "broken"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(SHIPPED_BUNDLE, bundle)
     (bundle / "samples.safetensors").unlink()
     (bundle / "metrics.json").write_text('{"test_accuracy": ')
     (bundle / "history.json").write_text("[1, 2]")
@@ -268,7 +267,7 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
     from mnist_cnn.hub import load_model_source
 
     bundle = tmp_path / "mismatch"
-    shutil.copytree(SHIPPED, bundle)
+    shutil.copytree(SHIPPED_BUNDLE, bundle)
     config = json.loads((bundle / "config.json").read_text())
     config["channels"] = [c // 2 for c in config["channels"]]
     (bundle / "config.json").write_text(json.dumps(config))
@@ -276,7 +275,7 @@ def test_weights_that_do_not_match_the_config_are_refused(tmp_path):
         load_bundle_folder(bundle)
     fallen_back = load_model_source(str(bundle))
     assert "does not match the model config" in fallen_back.fallback_reason
-    assert fallen_back.folder == SHIPPED
+    assert fallen_back.folder == SHIPPED_BUNDLE
 
 
 def test_app_starts_in_its_usual_time_when_the_hub_is_very_slow(tmp_path):
@@ -285,7 +284,7 @@ def test_app_starts_in_its_usual_time_when_the_hub_is_very_slow(tmp_path):
 
     hub, server, url = start_hub({TOKEN: "alice"})
     try:
-        assert push(SHIPPED, "alice/mnist-cnn", hub_env(url, tmp_path / "hf")).returncode == 0
+        assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", hub_env(url, tmp_path / "hf")).returncode == 0
         hub.fault = "trickle"
         env = {**hub_env(url, tmp_path / "fresh-cache", token=None), "MODEL_REPO": "alice/mnist-cnn",
                "MODEL_DOWNLOAD_TIMEOUT": "5"}  # fmt: skip

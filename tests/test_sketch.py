@@ -13,12 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 
-from conftest import ROOT
-from mnist_cnn.bundle import load_bundle_folder
+from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.predict import EMPTY_MESSAGE, NOT_A_DIGIT_LABEL, UNSURE_MESSAGE, Predictor
 from mnist_cnn.sketch import SketchError, sketch_to_mnist
-
-SHIPPED = ROOT / "mnist_cnn" / "pretrained"
 
 
 def canvas(size=(400, 400), transparent=False) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -247,7 +244,7 @@ def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(real_mnist):
     from mnist_cnn.data import to_float
 
     data = real_mnist
-    model = load_bundle_folder(SHIPPED).model
+    model = load_bundle_folder(SHIPPED_BUNDLE).model
     rng = np.random.default_rng(0)
     index = rng.choice(len(data.test_labels), size=1000, replace=False)
     images, labels = data.test_images[index], data.test_labels[index]
@@ -262,7 +259,7 @@ def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(real_mnist):
 
 
 def test_predictor_states():
-    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED))
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
     empty = predictor({"composite": None})
     assert empty.digit is None and empty.message == EMPTY_MESSAGE and empty.probabilities == [0.0] * 10
     image, draw = canvas()
@@ -285,8 +282,8 @@ def test_abstains_between_a_1_and_a_7_at_the_shipped_threshold():
     """A 1 whose top bar grows into a 7's: sure 1s, then a stretch where the model is unsure between 1 and 7
     and the app says "not sure" with its best guess, then sure 7s. The threshold is the shipped one
     (calibration.json), not the 0.5 default, and each answer abstains exactly when below it."""
-    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED))
-    shipped = json.loads((SHIPPED / "calibration.json").read_text())["abstain_below"]
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
+    shipped = json.loads((SHIPPED_BUNDLE / "calibration.json").read_text())["abstain_below"]
     assert predictor.abstain_below == shipped
     answers = []
     for bar in range(0, 200, 2):
@@ -316,7 +313,7 @@ def test_shown_confidence_follows_the_stored_temperature(tmp_path):
         folder = tmp_path / str(temperature)
         folder.mkdir()
         for name in ("model.safetensors", "config.json"):
-            shutil.copy(SHIPPED / name, folder / name)
+            shutil.copy(SHIPPED_BUNDLE / name, folder / name)
         (folder / "calibration.json").write_text(json.dumps({"temperature": temperature, "abstain_below": 0.0}))
         result = Predictor.from_bundle(load_bundle_folder(folder))(image)
         expected = (logits / temperature).softmax(1)[0]
@@ -331,4 +328,4 @@ def test_shown_confidence_follows_the_stored_temperature(tmp_path):
 def load_model():
     from mnist_cnn.bundle import load_bundle_folder
 
-    return load_bundle_folder(SHIPPED).model
+    return load_bundle_folder(SHIPPED_BUNDLE).model

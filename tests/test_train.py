@@ -135,15 +135,20 @@ def test_refuses_to_overwrite_without_asking(smoke_bundle):
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
-def test_overwrite_replaces_the_bundle(tmp_path, mnist_folder):
+def test_overwrite_replaces_the_bundle_with_the_same_model_for_the_same_seed(smoke_bundle, tmp_path):
+    """The smoke run again (same data, settings and seed) into a folder holding a file: refused without
+    --overwrite; with it, the folder holds only the new bundle, whose weights equal the smoke run's."""
+    base, smoke_out, _, _ = smoke_bundle
     out = tmp_path / "bundle"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    args = [*SMOKE, "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"), "--out", str(out)]
+    args = [*LEARN, "--data-dir", str(base / "src"), "--data-root", str(base / "root"), "--out", str(out)]
     assert run_train(*args).returncode == 2 and (out / "stale.txt").exists()
     result = run_train(*args, "--overwrite")
     assert result.returncode == 0, result.stderr
     assert not (out / "stale.txt").exists() and (out / "model.safetensors").is_file()
+    again, first = MnistCNN.from_pretrained(out).state_dict(), MnistCNN.from_pretrained(smoke_out).state_dict()
+    assert all(torch.equal(again[k], first[k]) for k in first)
 
 
 def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder):
@@ -157,16 +162,6 @@ def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder
     assert set(sweep) == {"0.0001", "0.005"}
     assert metrics["config"]["lr"] == float(max(sweep, key=sweep.get))
     assert (out / "lr_sweep.png").is_file()
-
-
-def test_same_seed_same_model(tmp_path, mnist_folder):
-    outs = []
-    for name in ("a", "b"):
-        out = tmp_path / name
-        args = [*SMOKE, "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"), "--out", str(out)]
-        assert run_train(*args).returncode == 0
-        outs.append(MnistCNN.from_pretrained(out).state_dict())
-    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -54,6 +54,26 @@ def in_process(n: int) -> None:
     print(f"  p50 {p50:.2f} ms, p90 {p90:.2f} ms, p99 {p99:.2f} ms")
 
 
+def huge_image(n: int) -> None:
+    """A 4000x4000 photo-sized canvas: the preprocessing reduces it first (tests check only its reading)."""
+    from PIL import Image, ImageDraw
+
+    from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
+    from mnist_cnn.predict import Predictor
+
+    torch.set_num_threads(1)
+    predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
+    image = Image.new("RGBA", (4000, 4000), (255, 255, 255, 255))
+    ImageDraw.Draw(image).line([(2000, 500), (2000, 3500)], fill=(0, 0, 0, 255), width=200)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        assert predictor(image).digit == 1
+        times.append(1000 * (time.perf_counter() - start))
+    print(f"in-process predict of a 4000x4000 canvas ({n} calls): median {statistics.median(times):.0f} ms, "
+          f"max {max(times):.0f} ms")  # fmt: skip
+
+
 def api(n: int, files: list[str]) -> None:
     """predict through gradio_client against the trivial endpoint with the same input, outputs and queue."""
     from gradio_client import Client, handle_file
@@ -111,6 +131,7 @@ def cold_start(files: list[str], runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=1000, help="in-process calls")
+    parser.add_argument("--huge-calls", type=int, default=10, help="in-process calls on a 4000x4000 canvas")
     parser.add_argument("--api-calls", type=int, default=100, help="API calls per endpoint")
     parser.add_argument("--cold-starts", type=int, default=3)
     args = parser.parse_args()
@@ -122,6 +143,7 @@ def main() -> None:
         files.append(str(path))
     cold_start(files, args.cold_starts)  # first, before the other parts warm anything
     in_process(args.calls)
+    huge_image(args.huge_calls)
     api(args.api_calls, files)
 
 

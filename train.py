@@ -48,7 +48,7 @@ from mnist_cnn.devsets import (
     reliability_table,
     with_threshold,
 )
-from mnist_cnn.evaluation import build_sample_pack, evaluate_test_set
+from mnist_cnn.evaluation import TestReport, build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.plots import (
@@ -61,6 +61,7 @@ from mnist_cnn.plots import (
 )
 from mnist_cnn.predict import Predictor
 from mnist_cnn.training import (
+    FitResult,
     TrainConfig,
     digit_predictions,
     evaluate,
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
+    """Train, calibrate, evaluate and write the bundle, then check and push it; the exit status."""
     cfg, model_config = training_settings(args)
     lrs = args.lr or [cfg.lr]
     torch.set_num_threads(args.threads)
@@ -315,7 +317,14 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
         return 130
 
 
-def check_and_push(args: argparse.Namespace, result, report, test_images, val) -> int:
+def check_and_push(
+    args: argparse.Namespace,
+    result: FitResult,
+    report: TestReport,
+    test_images: torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor],
+) -> int:
+    """Reload the written bundle strictly, check it predicts as the trained model did, then push it if asked."""
     # Sanity check: the bundle on disk, loaded strictly, must give the same test predictions.
     reloaded = MnistCNN.from_pretrained(args.out, strict=True)
     same = np.array_equal(digit_predictions(predict_logits(reloaded, test_images)).numpy(), report.predictions)

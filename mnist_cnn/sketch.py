@@ -131,12 +131,20 @@ def ink_levels(gray: np.ndarray) -> InkLevels | None:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
     # (Whole-image work stays in the input's dtype: a float copy of a big canvas costs more than the model.)
-    ink = full_scale - gray if np.median(border) >= full_scale / 2 else gray
+    inverted = np.median(border) >= full_scale / 2
+    ink = full_scale - gray if inverted else gray
     # Paper statistics from a regular subsample (~20k pixels): as good as all of them, and fast.
     step = max(1, round((ink.size / 20_000) ** 0.5))
     sample = ink[::step, ::step].astype(np.float32) / full_scale
     background = float(np.median(sample))  # grey paper in a photo is not ink
     peak = float(ink.max()) / full_scale
+    edge = (full_scale - border if inverted else border).astype(np.float32) / full_scale
+    paper = float(np.median(edge))
+    if background - paper > (peak - paper) / 2:
+        # The typical pixel is nearer the ink than the border's paper: more ink than paper inside a paper
+        # border (a bold digit cropped tight), so the border is the paper. (Unevenly lit paper stays nearer
+        # the paper level and keeps the median.)
+        sample, background = edge, paper
     if peak - background < MIN_CONTRAST:
         return None
     # Paper grain and sensor noise: anything within 5 robust standard deviations of the paper is not ink.

@@ -156,6 +156,17 @@ def test_float_arrays_in_0_to_255_are_read_like_uint8(dtype):
     np.testing.assert_allclose(sketch_to_mnist(paper.astype(dtype) / 255), sketch_to_mnist(paper), atol=1e-2)
 
 
+def test_more_ink_than_paper_inside_a_paper_border_is_not_blank():
+    """A bold stroke cropped tight covers most of the image; the paper is only its border (the property
+    test below found this read as blank, when the paper level came from the whole image's median)."""
+    image, draw = canvas((120, 160))
+    draw.line([(60, 10), (60, 150)], fill=(0, 0, 0, 255), width=90)
+    assert (np.asarray(image.convert("L")) < 128).mean() > 0.6
+    field = sketch_to_mnist(image)
+    check_field(field)
+    assert ink_box(field)[0] == 20
+
+
 def test_single_dot():
     image, draw = canvas()
     draw.point((123, 321), fill=(0, 0, 0, 255))

@@ -164,6 +164,21 @@ def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder
     assert (out / "lr_sweep.png").is_file()
 
 
+def stop_train_when(args: list[str], ready, stop: int = signal.SIGINT) -> tuple[subprocess.Popen, str]:
+    """Run train.py and send ``stop`` (Ctrl-C by default) once ``ready(line)`` is true for a log line (or after
+    180 s); return the process, ended, and its whole log."""
+    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    deadline, seen = time.monotonic() + 180, []
+    for line in proc.stderr:
+        seen.append(line)
+        if ready(line) or time.monotonic() > deadline:
+            break
+    proc.send_signal(stop)
+    _, rest = proc.communicate(timeout=180)
+    return proc, "".join(seen) + rest
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_stopping_saves_the_best_weights_so_far(tmp_path, mnist_folder, stop):
     """Ctrl-C, and SIGTERM as a scheduler or `docker stop` sends it, both end training with a saved bundle."""
@@ -171,20 +186,17 @@ def test_stopping_saves_the_best_weights_so_far(tmp_path, mnist_folder, stop):
     args = ["--recipe", "quick", "--epochs", "500", "--lr", "0.02", "--ema-decay", "0", "--val-size", "100",
             "--no-progress", "--threads", "2", "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"),
             "--out", str(out)]  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
     # Stop right after an epoch that validated worse than an earlier one (the signal lands during the next,
     # which is then not recorded), so that the best epoch is not simply the last.
-    deadline, accuracies = time.monotonic() + 180, []
-    for line in proc.stderr:
+    accuracies = []
+
+    def worse_than_before(line: str) -> bool:
         if match := re.search(r"epoch (\d+)/500 .* val loss \S+ acc (\S+)", line):
             accuracies.append(float(match[2]))
-            if len(accuracies) >= 30 or (len(accuracies) >= 3 and accuracies[-1] < max(accuracies[:-1])):
-                break
-        if time.monotonic() > deadline:
-            break
-    proc.send_signal(stop)
-    _, rest = proc.communicate(timeout=180)
+            return len(accuracies) >= 30 or (len(accuracies) >= 3 and accuracies[-1] < max(accuracies[:-1]))
+        return False
+
+    proc, rest = stop_train_when(args, worse_than_before, stop)
     assert proc.returncode == 130, rest
     assert "Interrupted" in rest and "Traceback" not in rest
     metrics = json.loads((out / "metrics.json").read_text())
@@ -228,25 +240,11 @@ def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):
     assert "Traceback" not in through_a_file.stderr
 
 
-def interrupt_when(args: list[str], ready: str) -> tuple[subprocess.Popen, str]:
-    """Run train.py, send Ctrl-C as soon as a log line contains ``ready``; return the process and its log."""
-    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if ready in line:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, rest = proc.communicate(timeout=180)
-    return proc, "".join(seen) + rest
-
-
 def test_ctrl_c_during_the_learning_rate_sweep_saves_nothing(tmp_path, mnist_folder):
     out = tmp_path / "bundle"
     args = [*SMOKE, "--lr", "1e-3", "5e-3", "--sweep-epochs", "300", "--data-dir", str(mnist_folder),
             "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
-    proc, log = interrupt_when(args, "epoch 2/300")  # inside the first sweep run
+    proc, log = stop_train_when(args, lambda line: "epoch 2/300" in line)  # inside the first sweep run
     assert proc.returncode == 130, log
     assert "Interrupted during the learning-rate sweep; nothing saved." in log and "Traceback" not in log
     assert not out.exists() and not list(tmp_path.glob(".bundle.*"))
@@ -259,7 +257,7 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path):
     make_mnist_folder(tmp_path / "src", n_train=30_000, n_test=100)
     out = tmp_path / "bundle"
     args = [*SMOKE, "--data-dir", str(tmp_path / "src"), "--data-root", str(tmp_path / "root"), "--out", str(out)]
-    proc, log = interrupt_when(args, "validation 100, test 100 images")
+    proc, log = stop_train_when(args, lambda line: "validation 100, test 100 images" in line)
     assert proc.returncode == 130, log
     assert "Interrupted before" in log and "nothing" in log and "Traceback" not in log
     assert "epoch 1/1" not in log  # no epoch finished

@@ -183,7 +183,7 @@ def _join_loose_strokes(predictor: Predictor, levels: InkLevels,
             joined = _Candidate(top, x0, mask)
             field28 = _field(levels, joined)
             if field28 is not None:
-                reading = predictor.prediction(field28, predictor.probabilities_batch([field28])[0])
+                reading = predictor.prediction(field28, predictor.probabilities(field28))
                 alone = max(left_reading.confidence, right_reading.confidence, JOIN_SURE)
                 if reading.digit is not None and reading.confidence > alone:
                     parts[i : i + 2] = [(joined, reading)]

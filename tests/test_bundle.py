@@ -87,7 +87,7 @@ def test_views_of_a_bundle_without_samples_or_metrics(bare_bundle):
     assert view.plot_path("confusion_matrix.png") is not None  # what is there is still shown
 
 
-def test_views_of_the_shipped_bundle(tmp_path):
+def test_views_of_the_shipped_bundle():
     """The same calls on a complete bundle give real content (so the test above can tell the difference)."""
     view = BundleView(load_bundle_folder(SHIPPED_BUNDLE), seed=0)
     items, indices = view.shuffle(only_mistakes=True)

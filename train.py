@@ -113,12 +113,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="peak learning rate of the one-cycle schedule; several values run a short sweep "
         f"and train with the best on validation (recipe default: {RECIPES['default']['lr']:g})",
     )
-    parser.add_argument("--style-strokes", type=float, default=STYLE_STROKES,
-                        help="share of 0s, 1s and 7s given a slash, flag or bar (0: none)")  # fmt: skip
-    parser.add_argument("--negatives", type=float, default=NEGATIVES,
-                        help="generated non-digits per batch, as a share of its digits (0: none)")  # fmt: skip
-    parser.add_argument("--ema-decay", type=float, default=EMA_DECAY,
-                        help="decay of the weight average validated and saved (0: the raw weights)")  # fmt: skip
+    parser.add_argument(
+        "--style-strokes",
+        type=float,
+        default=STYLE_STROKES,
+        help="share of 0s, 1s and 7s given a slash, flag or bar (0: none)",
+    )
+    parser.add_argument(
+        "--negatives",
+        type=float,
+        default=NEGATIVES,
+        help="generated non-digits per batch, as a share of its digits (0: none)",
+    )
+    parser.add_argument(
+        "--ema-decay",
+        type=float,
+        default=EMA_DECAY,
+        help="decay of the weight average validated and saved (0: the raw weights)",
+    )
     parser.add_argument("--sweep-epochs", type=int, default=SWEEP_EPOCHS, help="epochs of each sweep run")
     parser.add_argument("--seed", type=int, default=SEED, help="random seed (same seed, same machine: same model)")
     parser.add_argument("--out", type=Path, default=Path("runs/mnist-cnn"), help="bundle folder to write")
@@ -254,15 +266,22 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
     confidence, correct = report.confidence, report.predictions == report.labels
     test_ece = expected_calibration_error(confidence, correct)
     reliability = {f"MNIST test (ECE {100 * test_ece:.2f} points)": reliability_table(confidence, correct)}
-    log.info("Test accuracy %.2f%% (%d errors), loss %.4f, ECE %.2f points",
-             100 * report.accuracy, len(report.misclassified), report.loss, 100 * test_ece)  # fmt: skip
+    log.info(
+        "Test accuracy %.2f%% (%d errors), loss %.4f, ECE %.2f points",
+        100 * report.accuracy,
+        len(report.misclassified),
+        report.loss,
+        100 * test_ece,
+    )
     dev_sets, abstain_below = measure_dev_sets(Predictor(model, temperature, 0.0), args.dev_dir, reliability)
     calibration = dict(
         temperature=temperature,
         abstain_below=abstain_below,
         fitted_on=f"validation split ({len(val[0])} digits, with styles and generated non-digits)",
         abstain_below_chosen_on=f"{args.dev_dir}: the lowest threshold naming a digit for at most "
-        f"{100 * LETTERS_BUDGET:.0f}% of pen_letters" if dev_sets else "default",
+        f"{100 * LETTERS_BUDGET:.0f}% of pen_letters"
+        if dev_sets
+        else "default",
     )
     metrics = dict(
         test_accuracy=report.accuracy,
@@ -339,12 +358,16 @@ def check_and_push(
     print(f"\nTest accuracy {100 * report.accuracy:.2f}% ({errors}), {epochs}, {took} -> {args.out}")
     if args.push_to_hub:
         try:
-            url = push_bundle(args.out, args.push_to_hub, private=args.hub_private, revision=args.hub_revision,
-                              space_url=args.space_url)  # fmt: skip
+            options = {"private": args.hub_private, "revision": args.hub_revision, "space_url": args.space_url}
+            url = push_bundle(args.out, args.push_to_hub, **options)
         except HubPushError as err:
             log.error("Push failed: %s", err)
-            log.error("The bundle is safe in %s; push it later with: python -m mnist_cnn push %s %s",
-                      args.out, args.out, args.push_to_hub)  # fmt: skip
+            log.error(
+                "The bundle is safe in %s; push it later with: python -m mnist_cnn push %s %s",
+                args.out,
+                args.out,
+                args.push_to_hub,
+            )
             return 3
         print(f"Pushed to {url}")
     return 130 if result.interrupted else 0
@@ -366,15 +389,19 @@ def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: di
     digits, letters = with_threshold(digits, threshold), with_threshold(letters, threshold)
     results = {
         "pen_digits": dict(
-            files=len(digits.labels), accuracy=digits.accuracy, abstained=digits.abstained, ece=digits.ece,
+            files=len(digits.labels),
+            accuracy=digits.accuracy,
+            abstained=digits.abstained,
+            ece=digits.ece,
             summary=f"{100 * digits.accuracy:.1f}% right ({100 * digits.abstained:.1f}% abstained, counted wrong), "
             f"ECE {100 * digits.ece:.2f} points, {len(digits.labels)} drawings",
         ),
         "pen_letters": dict(
-            files=len(letters.labels), named_a_digit=letters.named_a_digit,
+            files=len(letters.labels),
+            named_a_digit=letters.named_a_digit,
             summary=f"a digit named for {100 * letters.named_a_digit:.1f}% of {len(letters.labels)} letters",
         ),
-    }  # fmt: skip
+    }
     reliability[f"pen_digits (ECE {100 * digits.ece:.2f} points)"] = reliability_table(
         digits.confidence[digits.best >= 0], digits.top_correct[digits.best >= 0]
     )

@@ -70,8 +70,10 @@ def huge_image(n: int) -> None:
         start = time.perf_counter()
         assert predictor(image).digit == 1
         times.append(1000 * (time.perf_counter() - start))
-    print(f"in-process predict of a 4000x4000 canvas ({n} calls): median {statistics.median(times):.0f} ms, "
-          f"max {max(times):.0f} ms")  # fmt: skip
+    print(
+        f"in-process predict of a 4000x4000 canvas ({n} calls): median {statistics.median(times):.0f} ms, "
+        f"max {max(times):.0f} ms"
+    )
 
 
 def api(n: int, files: list[str]) -> None:
@@ -91,8 +93,10 @@ def api(n: int, files: list[str]) -> None:
                 assert len(outputs) == 3, outputs  # label, 28x28 image, status: the same shape from both
         p50 = {name: statistics.median(ms) for name, ms in times.items()}
         for name, ms in times.items():
-            print(f"API {name:4s} ({n} calls, gradio_client on loopback): p50 {p50[name]:.1f} ms, "
-                  f"p90 {percentile(ms, 90):.1f} ms")  # fmt: skip
+            print(
+                f"API {name:4s} ({n} calls, gradio_client on loopback): p50 {p50[name]:.1f} ms, "
+                f"p90 {percentile(ms, 90):.1f} ms"
+            )
         print(f"API p50 ratio app / trivial echo endpoint: {p50['app'] / p50['echo']:.3f}")
     finally:
         app.stop()
@@ -124,8 +128,10 @@ def cold_start(files: list[str], runs: int) -> None:
         finally:
             app.stop()
     cache = "page cache emptied before each" if all(dropped) else "page cache NOT emptied (needs root): warm starts"
-    print(f"cold start, python app.py to first answered prediction ({runs} runs, {cache}): "
-          f"median {statistics.median(results):.2f} s, min {min(results):.2f} s, max {max(results):.2f} s")  # fmt: skip
+    print(
+        f"cold start, python app.py to first answered prediction ({runs} runs, {cache}): "
+        f"median {statistics.median(results):.2f} s, min {min(results):.2f} s, max {max(results):.2f} s"
+    )
 
 
 def main() -> None:

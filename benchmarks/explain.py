@@ -54,10 +54,14 @@ def main() -> None:
         errors.append(abs(explanation.delta) / abs(float(logits[0, digit] - logits[1, digit])))
     ms = 1000 * np.array(seconds)
     print(f"{len(files)} pen_digits drawings, Integrated Gradients with {STEPS} steps, 1 thread:")
-    print(f"  whole explanation: median {np.median(ms):.0f} ms, p90 {np.percentile(ms, 90):.0f} ms, "
-          f"max {ms.max():.0f} ms (target: under 100 ms)")  # fmt: skip
-    print(f"  integration error: median {100 * np.median(errors):.1f}%, p90 {100 * np.percentile(errors, 90):.1f}%, "
-          f"max {100 * max(errors):.1f}% of the logit difference from a blank canvas")  # fmt: skip
+    print(
+        f"  whole explanation: median {np.median(ms):.0f} ms, p90 {np.percentile(ms, 90):.0f} ms, "
+        f"max {ms.max():.0f} ms (target: under 100 ms)"
+    )
+    print(
+        f"  integration error: median {100 * np.median(errors):.1f}%, p90 {100 * np.percentile(errors, 90):.1f}%, "
+        f"max {100 * max(errors):.1f}% of the logit difference from a blank canvas"
+    )
 
 
 if __name__ == "__main__":

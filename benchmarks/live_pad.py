@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, RunningApp, draw_digit, pad_event  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
 WATCH_ANSWERS = """() => {
@@ -55,8 +55,11 @@ def browser_strokes(url: str, strokes: int) -> None:
         page.evaluate(WATCH_ANSWERS)
         box = page.locator("#drawing-pad canvas").bounding_box()
         outline = DIGIT_STROKES[0][0]  # a 0: one long stroke
-        path = [(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
-                for a, b in zip(outline, outline[1:], strict=False) for t in np.linspace(0, 1, 16)[1:]]  # fmt: skip
+        path = [
+            (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+            for a, b in zip(outline, outline[1:], strict=False)
+            for t in np.linspace(0, 1, 16)[1:]
+        ]
         for stroke in range(strokes + 1):  # the first stroke warms the page and the server up: not counted
             if page.locator("#clear-button").is_enabled():
                 page.locator("#clear-button").click()
@@ -81,10 +84,14 @@ def browser_strokes(url: str, strokes: int) -> None:
             finals.append(arrivals[-1] - up_at)
         browser.close()
     print(f"browser, {strokes} two-second strokes on the pad (headless Chromium):")
-    print(f"  answers before pointer-up: median {statistics.median(rates):.1f} per second "
-          f"(min {min(rates):.1f}, max {max(rates):.1f})")  # fmt: skip
-    print(f"  pointer-up to the final answer: median {statistics.median(finals):.0f} ms "
-          f"(min {min(finals):.0f}, max {max(finals):.0f})")  # fmt: skip
+    print(
+        f"  answers before pointer-up: median {statistics.median(rates):.1f} per second "
+        f"(min {min(rates):.1f}, max {max(rates):.1f})"
+    )
+    print(
+        f"  pointer-up to the final answer: median {statistics.median(finals):.0f} ms "
+        f"(min {min(finals):.0f}, max {max(finals):.0f})"
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -107,8 +114,7 @@ def server_cpu(url: str, pid: int, sent: list[dict]) -> tuple[float, float]:
 
         def send(frame: dict) -> None:
             started = time.perf_counter()
-            http.post("gradio_api/queue/join", json={"data": [frame], "fn_index": fn_index, "session_hash": session,
-                                                     "trigger_id": pad_id, "event_data": None})  # fmt: skip
+            http.post("gradio_api/queue/join", json=pad_frame_body(frame, fn_index, pad_id, session))
             with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
                 for line in stream.iter_lines():
                     if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
@@ -143,6 +149,7 @@ def main() -> None:
     finally:
         app.stop()
         echo.stop()
+
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from live_pad import cpu_seconds  # noqa: E402
 
-from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, top_label  # noqa: E402
+from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
 FILE_META = {"_type": "gradio.FileData"}
@@ -74,8 +74,9 @@ async def read_stream(response: httpx.Response) -> tuple[str, object]:
     return "closed", None
 
 
-async def predict_once(http: httpx.AsyncClient, png: bytes, session: str | None = None,
-                       call_started: list[float] | None = None) -> tuple[str, object]:  # fmt: skip
+async def predict_once(
+    http: httpx.AsyncClient, png: bytes, session: str | None = None, call_started: list[float] | None = None
+) -> tuple[str, object]:
     """Upload, call, read: ("complete", outputs), ("error", message), ("http <status>", body).
 
     ``session``: the session hash to send, as gradio_client and the page do (one per client); without
@@ -142,8 +143,9 @@ async def api_clients(url: str, clients: int, seconds: float, check_digit: bool,
     return tally
 
 
-def run_api(app: RunningApp, name: str, clients: int, seconds: float, check_digit: bool,
-            sessions: bool) -> dict[str, float]:  # fmt: skip
+def run_api(
+    app: RunningApp, name: str, clients: int, seconds: float, check_digit: bool, sessions: bool
+) -> dict[str, float]:
     asyncio.run(api_clients(app.url, 2, 3, check_digit))  # warm-up
     cpu0 = cpu_seconds(app.process.pid)
     started = time.perf_counter()
@@ -158,9 +160,11 @@ def run_api(app: RunningApp, name: str, clients: int, seconds: float, check_digi
         "errors": sum(tally.errors.values()),
         "server CPU ms/answer": 1000 * cpu / max(1, answers),
     }
-    print(f"  {name:8s} {answers} answers in {wall:.0f} s: {row['answers/s']:.1f}/s, p50 {row['p50 ms']:.0f} ms, "
-          f"p99 {row['p99 ms']:.0f} ms, errors {row['errors']} {tally.errors or ''}, "
-          f"server CPU {row['server CPU ms/answer']:.1f} ms per answer")  # fmt: skip
+    print(
+        f"  {name:8s} {answers} answers in {wall:.0f} s: {row['answers/s']:.1f}/s, p50 {row['p50 ms']:.0f} ms, "
+        f"p99 {row['p99 ms']:.0f} ms, errors {row['errors']} {tally.errors or ''}, "
+        f"server CPU {row['server CPU ms/answer']:.1f} ms per answer"
+    )
     return row
 
 
@@ -185,11 +189,12 @@ def stroke_frames(digit: int, frames: int) -> list[str]:
     return out
 
 
-async def send_frame(http: httpx.AsyncClient, fn_index: int, pad_id: int, session: str, frame: dict,
-                     joined_at: list[float] | None = None) -> tuple[str, object]:  # fmt: skip
+async def send_frame(
+    http: httpx.AsyncClient, fn_index: int, pad_id: int, session: str, frame: dict, joined_at: list[float] | None = None
+) -> tuple[str, object]:
     """One pad frame through the queue, as the page sends it: ("complete", answer), ("error", message)
     or ("http <status>", body)."""
-    body = {"data": [frame], "fn_index": fn_index, "session_hash": session, "trigger_id": pad_id, "event_data": None}
+    body = pad_frame_body(frame, fn_index, pad_id, session)
     if joined_at is not None:
         joined_at.append(time.perf_counter())
     joined = await http.post("gradio_api/queue/join", json=body)
@@ -207,8 +212,9 @@ async def send_frame(http: httpx.AsyncClient, fn_index: int, pad_id: int, sessio
     return "closed", None
 
 
-async def visitor(url: str, fn_index: int, pad_id: int, frames: dict[int, list[str]], seconds: float,
-                  number: int, results: dict) -> None:  # fmt: skip
+async def visitor(
+    url: str, fn_index: int, pad_id: int, frames: dict[int, list[str]], seconds: float, number: int, results: dict
+) -> None:
     """One visitor: draws digits at 10 frames a second, always_last, and checks each finished drawing."""
     session = uuid.uuid4().hex
     seq = 0
@@ -265,18 +271,21 @@ def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
     cpu0 = cpu_seconds(app.process.pid)
 
     async def everyone() -> None:
-        await asyncio.gather(*(visitor(app.url, fn_index, pad_id, frames, seconds, n, results)
-                               for n in range(visitors)))  # fmt: skip
+        await asyncio.gather(
+            *(visitor(app.url, fn_index, pad_id, frames, seconds, n, results) for n in range(visitors))
+        )
 
     started = time.perf_counter()
     asyncio.run(everyone())
     wall = time.perf_counter() - started
     cpu = cpu_seconds(app.process.pid) - cpu0
     lat, finals = results["latencies"], results["finals"]
-    print(f"  {visitors} visitors for {wall:.0f} s: {len(lat)} updates answered ({len(lat) / wall:.1f}/s, "
-          f"{len(lat) / wall / visitors:.1f}/s per visitor), update latency p50 {1000 * pct(lat, 50):.0f} ms, "
-          f"p99 {1000 * pct(lat, 99):.0f} ms; errors {len(results['errors'])}; finished drawings read right: "
-          f"{sum(finals)}/{len(finals)}; server CPU {1000 * cpu / max(1, len(lat)):.1f} ms per update")  # fmt: skip
+    print(
+        f"  {visitors} visitors for {wall:.0f} s: {len(lat)} updates answered ({len(lat) / wall:.1f}/s, "
+        f"{len(lat) / wall / visitors:.1f}/s per visitor), update latency p50 {1000 * pct(lat, 50):.0f} ms, "
+        f"p99 {1000 * pct(lat, 99):.0f} ms; errors {len(results['errors'])}; finished drawings read right: "
+        f"{sum(finals)}/{len(finals)}; server CPU {1000 * cpu / max(1, len(lat)):.1f} ms per update"
+    )
 
 
 # --- 3. overload -----------------------------------------------------------------------------------
@@ -321,8 +330,10 @@ def run_overload(app: RunningApp, clients: int, timeout: float, bursts: int) -> 
     Odd bursts are API calls (an upload each), even bursts pad frames (the frame inside the request)."""
     rss_start, _ = memory_mb(app.process.pid)
     pad = pad_event(app.url)
-    print(f"  {bursts} bursts of {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), "
-          f"timeout {timeout:.0f} s; server RSS {rss_start:.0f} MB at the start")  # fmt: skip
+    print(
+        f"  {bursts} bursts of {clients} clients at once (queue holds {os.environ.get('APP_QUEUE_SIZE', 64)}), "
+        f"timeout {timeout:.0f} s; server RSS {rss_start:.0f} MB at the start"
+    )
     for burst in range(1, bursts + 1):
         started = time.perf_counter()
         outcomes = asyncio.run(overload(app.url, clients, timeout, None if burst % 2 else pad))
@@ -331,14 +342,20 @@ def run_overload(app: RunningApp, clients: int, timeout: float, bursts: int) -> 
         parts = []
         for kind, times in sorted(outcomes.items()):
             what = "from posting the call" if kind.startswith("refused") else "from the start"
-            parts.append(f"{kind} {len(times)} (median {1000 * pct(times, 50):.0f} ms, max "
-                         f"{1000 * max(times):.0f} ms {what})")  # fmt: skip
+            parts.append(
+                f"{kind} {len(times)} (median {1000 * pct(times, 50):.0f} ms, max {1000 * max(times):.0f} ms {what})"
+            )
         kind = "API calls" if burst % 2 else "pad frames"
-        print(f"  burst {burst} ({kind}): done in {wall:.1f} s; " + "; ".join(parts)
-              + f"; RSS {rss:.0f} MB, peak {peak:.0f} MB")  # fmt: skip
+        print(
+            f"  burst {burst} ({kind}): done in {wall:.1f} s; "
+            + "; ".join(parts)
+            + f"; RSS {rss:.0f} MB, peak {peak:.0f} MB"
+        )
     after = asyncio.run(api_clients(app.url, 1, 2, check_digit=True))
-    print(f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "
-          f"p50 {1000 * pct(after.latencies, 50):.0f} ms")  # fmt: skip
+    print(
+        f"  afterwards: {len(after.latencies)} normal predictions right, errors {after.errors or 0}, "
+        f"p50 {1000 * pct(after.latencies, 50):.0f} ms"
+    )
 
 
 def main() -> None:
@@ -349,8 +366,11 @@ def main() -> None:
     parser.add_argument("--overload", type=int, default=300, help="clients sent at once in the overload (0: skip)")
     parser.add_argument("--timeout", type=float, default=30, help="overload: a request's timeout in seconds")
     parser.add_argument("--bursts", type=int, default=8, help="overload: bursts one after the other")
-    parser.add_argument("--session-per-call", action="store_true",
-                        help="API clients send no session hash (each call a new session, as curl does)")
+    parser.add_argument(
+        "--session-per-call",
+        action="store_true",
+        help="API clients send no session hash (each call a new session, as curl does)",
+    )
     parser.add_argument("--only", choices=["api", "visitors", "overload"], help="run one part")
     args = parser.parse_args()
     env = {"HF_HUB_OFFLINE": "1"}
@@ -367,9 +387,11 @@ def main() -> None:
                 trivial = run_api(echo, "trivial", args.clients, args.seconds, False, sessions)
             finally:
                 echo.stop()
-            print(f"  ratios app/trivial: throughput {ours['answers/s'] / trivial['answers/s']:.2f}x (target >= 0.8), "
-                  f"p99 {ours['p99 ms'] / trivial['p99 ms']:.2f}x (target <= 1.5), "
-                  f"server CPU {ours['server CPU ms/answer'] / trivial['server CPU ms/answer']:.2f}x")  # fmt: skip
+            print(
+                f"  ratios app/trivial: throughput {ours['answers/s'] / trivial['answers/s']:.2f}x (target >= 0.8), "
+                f"p99 {ours['p99 ms'] / trivial['p99 ms']:.2f}x (target <= 1.5), "
+                f"server CPU {ours['server CPU ms/answer'] / trivial['server CPU ms/answer']:.2f}x"
+            )
         if args.only in (None, "visitors") and args.visitors:
             print(f"2. drawing visitors, 10 frames/s each, for {args.seconds:.0f} s:")
             run_visitors(app, args.visitors, args.seconds)

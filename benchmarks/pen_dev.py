@@ -45,29 +45,37 @@ def main() -> None:
     bundle = load_model_source(args.model)
     predictor = Predictor.from_bundle(bundle)
     size = sum(path.stat().st_size for path in Path(bundle.folder).iterdir() if path.is_file())
-    print(f"model: {bundle.source}  (temperature {predictor.temperature:g}, abstain below "
-          f"{predictor.abstain_below:g}); bundle {size / 2**20:.2f} MB")  # fmt: skip
+    print(
+        f"model: {bundle.source}  (temperature {predictor.temperature:g}, abstain below "
+        f"{predictor.abstain_below:g}); bundle {size / 2**20:.2f} MB"
+    )
 
     start = time.perf_counter()
     digits = measure_folder(predictor, args.dev / "pen_digits")
     letters = measure_folder(predictor, args.dev / "pen_letters")
     took = time.perf_counter() - start
     n = len(digits.labels) + len(letters.labels)
-    print(f"\npen_digits  ({len(digits.labels)} files): {100 * digits.accuracy:.1f}% right, "
-          f"{100 * digits.abstained:.1f}% abstained, ECE {100 * digits.ece:.2f} points, "
-          f"mean confidence {100 * digits.confidence.mean():.1f}% "
-          f"where the top digit is right {100 * digits.top_correct.mean():.1f}%")
+    print(
+        f"\npen_digits  ({len(digits.labels)} files): {100 * digits.accuracy:.1f}% right, "
+        f"{100 * digits.abstained:.1f}% abstained, ECE {100 * digits.ece:.2f} points, "
+        f"mean confidence {100 * digits.confidence.mean():.1f}% "
+        f"where the top digit is right {100 * digits.top_correct.mean():.1f}%"
+    )
     print(f"pen_letters ({len(letters.labels)} files): a digit named for {100 * letters.named_a_digit:.1f}%")
     print(f"({n} files in {took:.1f} s, {1000 * took / n:.2f} ms each)")
 
     answers = zip(digits.labels, digits.digits, strict=True)
     mistakes = collections.Counter(f"{label}->{'?' if d is None else d}" for label, d in answers if str(d) != label)
-    print("\ncommonest pen_digits mistakes (true->answer, ? = abstained):",
-          ", ".join(f"{k} x{v}" for k, v in mistakes.most_common(args.mistakes)))  # fmt: skip
+    print(
+        "\ncommonest pen_digits mistakes (true->answer, ? = abstained):",
+        ", ".join(f"{k} x{v}" for k, v in mistakes.most_common(args.mistakes)),
+    )
     named = collections.Counter(label for label, d in zip(letters.labels, letters.digits, strict=True) if d is not None)
     total = collections.Counter(letters.labels)
-    print("letters named a digit most often:",
-          ", ".join(f"{k} {named[k]}/{total[k]}" for k, _ in named.most_common(args.mistakes)))  # fmt: skip
+    print(
+        "letters named a digit most often:",
+        ", ".join(f"{k} {named[k]}/{total[k]}" for k, _ in named.most_common(args.mistakes)),
+    )
 
     if args.sweep:
         print("\nabstain below | pen_digits right | pen_letters named a digit")
@@ -83,8 +91,10 @@ def main() -> None:
         report = evaluate_test_set(bundle.model, data.test_images, data.test_labels, predictor.temperature)
         ece = expected_calibration_error(report.confidence, report.predictions == report.labels)
         abstained = np.mean(report.confidence < predictor.abstain_below)
-        print(f"\nMNIST test ({len(report.labels)}): {100 * report.accuracy:.2f}% top-1, ECE {100 * ece:.2f} points, "
-              f"{100 * abstained:.2f}% would abstain")
+        print(
+            f"\nMNIST test ({len(report.labels)}): {100 * report.accuracy:.2f}% top-1, ECE {100 * ece:.2f} points, "
+            f"{100 * abstained:.2f}% would abstain"
+        )
     print(f"\n{GOALS}")
 
 

@@ -61,8 +61,9 @@ def compose(inks: list[np.ndarray], rng: np.random.Generator, gaps: tuple[int, i
     return canvas[:, : x + margin]
 
 
-def measure(predictor: Predictor, files: dict[str, list[tuple[Path, int]]], count: int, seed: int,
-            gaps: tuple[int, int]) -> dict:  # fmt: skip
+def measure(
+    predictor: Predictor, files: dict[str, list[tuple[Path, int]]], count: int, seed: int, gaps: tuple[int, int]
+) -> dict:
     rng = np.random.default_rng(seed)
     writers = sorted(files)
     exact = digits_right = digits_total = exact_alone = 0
@@ -87,9 +88,15 @@ def measure(predictor: Predictor, files: dict[str, list[tuple[Path, int]]], coun
             mistakes.update(f"{b}->{a}" for a, b in zip(reading, truth, strict=True) if a != b)
         else:
             wrong_counts += 1
-    return {"exact": exact / count, "exact_alone": exact_alone / count, "digits": digits_right / digits_total,
-            "wrong_counts": wrong_counts, "count": count, "mistakes": mistakes.most_common(8),
-            "ms": 1000 * float(np.median(seconds))}  # fmt: skip
+    return {
+        "exact": exact / count,
+        "exact_alone": exact_alone / count,
+        "digits": digits_right / digits_total,
+        "wrong_counts": wrong_counts,
+        "count": count,
+        "mistakes": mistakes.most_common(8),
+        "ms": 1000 * float(np.median(seconds)),
+    }
 
 
 def main() -> None:
@@ -111,10 +118,14 @@ def main() -> None:
     for name, gaps in (("separate digits (gaps 8-40 px)", (8, 40)), ("touching digits (gaps 0 to -6 px)", (-6, 0))):
         r = measure(predictor, files, args.numbers, args.seed, gaps)
         print(f"{name}: {r['count']} numbers of 2-4 digits, {len(files)} writers")
-        print(f"  whole numbers exactly right {100 * r['exact']:.1f}%, digits right {100 * r['digits']:.1f}%, "
-              f"wrong digit count {r['wrong_counts']}; median {r['ms']:.1f} ms per number")  # fmt: skip
-        print(f"  the same digits each read alone from its own canvas: {100 * r['exact_alone']:.1f}% of the numbers "
-              "right (what the model allows with perfect splitting)")  # fmt: skip
+        print(
+            f"  whole numbers exactly right {100 * r['exact']:.1f}%, digits right {100 * r['digits']:.1f}%, "
+            f"wrong digit count {r['wrong_counts']}; median {r['ms']:.1f} ms per number"
+        )
+        print(
+            f"  the same digits each read alone from its own canvas: {100 * r['exact_alone']:.1f}% of the numbers "
+            "right (what the model allows with perfect splitting)"
+        )
         print(f"  commonest mistakes (true->read): {r['mistakes']}")
     print("targets: separate digits >= 95% of whole numbers and >= 98% of digits; touching digits: reported")
 

@@ -35,8 +35,17 @@ def main() -> None:
         rows = []
         for seed in args.seeds:
             out = base / f"{args.recipe}-seed{seed}"
-            command = [sys.executable, "train.py", "--recipe", args.recipe, "--seed", str(seed), "--out", str(out),
-                       "--no-progress"]  # fmt: skip
+            command = [
+                sys.executable,
+                "train.py",
+                "--recipe",
+                args.recipe,
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
             command += ["--data-dir", args.data_dir] if args.data_dir else []
             command += ["--threads", str(args.threads)] if args.threads else []
             print(f"seed {seed}: {' '.join(command[1:])}", flush=True)
@@ -48,13 +57,17 @@ def main() -> None:
     print(f"\nrecipe {args.recipe}, {len(rows)} seeds, {rows[0]['hardware']}, torch {rows[0]['torch_version']}")
     print("  seed | test accuracy | errors | best epoch | training")
     for m in rows:
-        print(f"  {m['seed']:4d} | {100 * m['test_accuracy']:12.2f}% | {m['test_errors']:6d} | "
-              f"{m['best_epoch']:4d} of {m['epochs_run']:<3d} | {m['train_seconds']:7.0f} s")  # fmt: skip
+        print(
+            f"  {m['seed']:4d} | {100 * m['test_accuracy']:12.2f}% | {m['test_errors']:6d} | "
+            f"{m['best_epoch']:4d} of {m['epochs_run']:<3d} | {m['train_seconds']:7.0f} s"
+        )
     accuracies = [100 * m["test_accuracy"] for m in rows]
     spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-    print(f"  mean {statistics.mean(accuracies):.2f}%, standard deviation {spread:.2f} points, "
-          f"min {min(accuracies):.2f}%, max {max(accuracies):.2f}%; "
-          f"median training time {statistics.median(m['train_seconds'] for m in rows):.0f} s")  # fmt: skip
+    print(
+        f"  mean {statistics.mean(accuracies):.2f}%, standard deviation {spread:.2f} points, "
+        f"min {min(accuracies):.2f}%, max {max(accuracies):.2f}%; "
+        f"median training time {statistics.median(m['train_seconds'] for m in rows):.0f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,10 @@ def main() -> None:
             prep.append(t1 - t0)
             step.append(t2 - t1)
     p, s = statistics.median(prep), statistics.median(step)
-    print(f"recipe {args.recipe}: batch {cfg.batch_size} digits + {n_negatives} generated non-digits, "
-          f"EMA {cfg.ema_decay}, {args.threads} threads, {len(prep)} steps measured")  # fmt: skip
+    print(
+        f"recipe {args.recipe}: batch {cfg.batch_size} digits + {n_negatives} generated non-digits, "
+        f"EMA {cfg.ema_decay}, {args.threads} threads, {len(prep)} steps measured"
+    )
     print(f"batch preparation    median {1000 * p:7.2f} ms  ({100 * p / (p + s):.1f}% of a step)")
     print(f"optimization step    median {1000 * s:7.2f} ms  (forward, backward, AdamW, schedule, weight average)")
     print(f"total per step              {1000 * (p + s):7.2f} ms")

@@ -42,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         'get an "error" field.',
     )
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
-    predict.add_argument("--number", action="store_true",
-                         help='read every digit, left to right: {"path", "number" ("20?6"; "?" where the model '
-                         'is not sure, null without ink), "digits": [{"digit", "confidence", "box": [x0, y0, x1, '
-                         'y1]}]}')  # fmt: skip
+    predict.add_argument(
+        "--number",
+        action="store_true",
+        help='read every digit, left to right: {"path", "number" ("20?6"; "?" where the model '
+        'is not sure, null without ink), "digits": [{"digit", "confidence", "box": [x0, y0, x1, '
+        "y1]}]}",
+    )
     predict.add_argument("--model", help="Hub repo id or bundle folder (default: $MODEL_REPO, else the shipped model)")
     predict.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args(argv)
@@ -74,9 +77,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"path": path, **number_reading(predictor, path)}), flush=True)
                 continue
             result = predictor(path)
-            line = {"path": path, "digit": result.digit, "confidence": round(result.confidence, 6),
-                    "probabilities": [round(p, 6) for p in result.probabilities],
-                    "not_a_digit": round(result.not_a_digit, 6)}  # fmt: skip
+            line = {
+                "path": path,
+                "digit": result.digit,
+                "confidence": round(result.confidence, 6),
+                "probabilities": [round(p, 6) for p in result.probabilities],
+                "not_a_digit": round(result.not_a_digit, 6),
+            }
             if result.error:
                 line["error"] = result.error
             elif result.model_input is None:

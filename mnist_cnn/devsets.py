@@ -29,8 +29,15 @@ def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = E
     for b in range(bins):
         members = which == b
         if members.any():
-            rows.append(dict(low=b / bins, high=(b + 1) / bins, confidence=float(confidence[members].mean()),
-                             accuracy=float(correct[members].mean()), count=int(members.sum())))  # fmt: skip
+            rows.append(
+                dict(
+                    low=b / bins,
+                    high=(b + 1) / bins,
+                    confidence=float(confidence[members].mean()),
+                    accuracy=float(correct[members].mean()),
+                    count=int(members.sum()),
+                )
+            )
     return rows
 
 

@@ -105,8 +105,12 @@ class _Candidate:
         for cut in cuts:
             left, right = self.mask[:, :cut], self.mask[:, cut:]
             if left.any() and right.any():
-                parts.append((_Candidate(self.top, self.left, left).trimmed(),
-                              _Candidate(self.top, self.left + cut, right).trimmed()))  # fmt: skip
+                parts.append(
+                    (
+                        _Candidate(self.top, self.left, left).trimmed(),
+                        _Candidate(self.top, self.left + cut, right).trimmed(),
+                    )
+                )
         return parts
 
 
@@ -135,8 +139,9 @@ def read_digit_or_number(predictor: Predictor, image: Any) -> tuple[Prediction, 
     return single, reading if len(reading.digits) >= 2 else None
 
 
-def _read_ink(predictor: Predictor, levels: InkLevels, candidates: list[_Candidate],
-              reduced_by: float) -> NumberReading:  # fmt: skip
+def _read_ink(
+    predictor: Predictor, levels: InkLevels, candidates: list[_Candidate], reduced_by: float
+) -> NumberReading:
     if not candidates:
         return NumberReading([], "blank image: no ink found")
     if len(candidates) > MAX_DIGITS:
@@ -163,8 +168,9 @@ def _maybe_two(candidate: _Candidate, reading: Prediction) -> bool:
     return wide or (reading.digit is None and candidate.width > TWO_WIDE * candidate.height)
 
 
-def _join_loose_strokes(predictor: Predictor, levels: InkLevels,
-                        parts: list[tuple[_Candidate, Prediction]]) -> list[tuple[_Candidate, Prediction]]:  # fmt: skip
+def _join_loose_strokes(
+    predictor: Predictor, levels: InkLevels, parts: list[tuple[_Candidate, Prediction]]
+) -> list[tuple[_Candidate, Prediction]]:
     """A part the model is not sure of, close beside its neighbour, may be a stroke of the same digit (a 4
     whose stem does not touch the rest): the two are joined when together they read surely, and more
     surely than either alone."""
@@ -256,8 +262,9 @@ def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
     return _steps(levels, candidate).field
 
 
-def _read_candidate(predictor: Predictor, levels: InkLevels, whole: _Candidate,
-                    reading: Prediction) -> list[tuple[_Candidate, Prediction]]:  # fmt: skip
+def _read_candidate(
+    predictor: Predictor, levels: InkLevels, whole: _Candidate, reading: Prediction
+) -> list[tuple[_Candidate, Prediction]]:
     """One digit (``reading``: how it reads whole); or, when the part is wide or reads as no digit, two
     (or more) digits that touch, if cutting it gives parts that each read as a digit more surely."""
     if not _maybe_two(whole, reading):
@@ -303,8 +310,9 @@ def draw_reading(image: Image.Image, reading: NumberReading, max_side: int = 800
 
 def number_markdown(reading: NumberReading) -> str:
     """The status line for a number: the number, then each digit and how sure."""
-    parts = [f"{d.digit} ({100 * d.confidence:.0f}%)" if d.digit is not None else "? (not sure)"
-             for d in reading.digits]  # fmt: skip
+    parts = [
+        f"{d.digit} ({100 * d.confidence:.0f}%)" if d.digit is not None else "? (not sure)" for d in reading.digits
+    ]
     return f"Number **{reading.number}**: " + ", ".join(parts)
 
 

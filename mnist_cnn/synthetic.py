@@ -81,8 +81,13 @@ def normalize_like_mnist(images: torch.Tensor, threshold: float = 0.1) -> torch.
     tx = (cx - 0.5 * inverse) / 14 + 1 / 28 - 1
     ty = (cy - 0.5 * inverse) / 14 + 1 / 28 - 1
     theta = torch.stack([torch.stack([inverse, zeros, tx], 1), torch.stack([zeros, inverse, ty], 1)], 1)
-    out = F.grid_sample(images, F.affine_grid(theta, [n, 1, FIELD, FIELD], align_corners=False),
-                        mode="bilinear", padding_mode="zeros", align_corners=False)  # fmt: skip
+    out = F.grid_sample(
+        images,
+        F.affine_grid(theta, [n, 1, FIELD, FIELD], align_corners=False),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )
     blank = ~rows.any(dim=1)
     peak = out.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
     out = (out / peak).clamp(0, 1)
@@ -202,8 +207,11 @@ LETTER_STROKES: dict[str, list[list[tuple[float, float]]]] = {
     "h": [[(0.1, 0.0), (0.1, 1.0)], [(0.1, 0.6), *_arc(0.5, 0.6, 0.4, 0.25, 180, 360, 5), (0.9, 1.0)]],
     "j": [[(0.6, 0.15), (0.6, 0.17)], [(0.6, 0.35), *_arc(0.35, 0.8, 0.25, 0.2, 0, 180, 5)]],
     "k": [[(0.1, 0.0), (0.1, 1.0)], [(0.8, 0.35), (0.1, 0.7), (0.85, 1.0)]],
-    "m": [[(0.05, 0.35), (0.05, 1.0)], [(0.05, 0.55), *_arc(0.275, 0.55, 0.225, 0.2, 180, 360, 4), (0.5, 1.0)],
-          [(0.5, 0.55), *_arc(0.725, 0.55, 0.225, 0.2, 180, 360, 4), (0.95, 1.0)]],  # fmt: skip
+    "m": [
+        [(0.05, 0.35), (0.05, 1.0)],
+        [(0.05, 0.55), *_arc(0.275, 0.55, 0.225, 0.2, 180, 360, 4), (0.5, 1.0)],
+        [(0.5, 0.55), *_arc(0.725, 0.55, 0.225, 0.2, 180, 360, 4), (0.95, 1.0)],
+    ],
     "n": [[(0.1, 0.3), (0.1, 1.0)], [(0.1, 0.55), *_arc(0.5, 0.55, 0.4, 0.25, 180, 360, 5), (0.9, 1.0)]],
     "p": [[(0.1, 0.0), (0.1, 1.0)], _arc(0.45, 0.3, 0.35, 0.3, 0, 360, 10)],
     "r": [[(0.15, 0.0), (0.15, 1.0)], [(0.15, 0.35), *_arc(0.55, 0.35, 0.4, 0.3, 180, 300, 4)]],
@@ -272,8 +280,9 @@ def overlaid_pairs(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     )
     zeros, ones = torch.zeros(n, device=device), torch.ones(n, device=device)
     theta = torch.stack([torch.stack([ones, zeros, shift / 14], 1), torch.stack([zeros, ones, zeros], 1)], 1)
-    moved = F.grid_sample(images[partner], F.affine_grid(theta, list(images.shape), align_corners=False),
-                          align_corners=False)  # fmt: skip
+    moved = F.grid_sample(
+        images[partner], F.affine_grid(theta, list(images.shape), align_corners=False), align_corners=False
+    )
     return normalize_like_mnist(torch.maximum(images, moved))
 
 

@@ -263,8 +263,15 @@ def fit(
                 result.model = copy.deepcopy(scored).eval()
             log.info(
                 "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2e  %.1fs",
-                epoch, cfg.epochs, record.train_loss, record.train_accuracy, val_loss, val_accuracy, lr, record.seconds,
-            )  # fmt: skip
+                epoch,
+                cfg.epochs,
+                record.train_loss,
+                record.train_accuracy,
+                val_loss,
+                val_accuracy,
+                lr,
+                record.seconds,
+            )
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:

@@ -137,7 +137,7 @@ class BundleView:
                 "recall": round(r["recall"], 4),
                 "F1": round(r["f1"], 4),
                 "images": r["support"],
-            }  # fmt: skip
+            }
             for digit, r in (self.metrics.get("per_class") or {}).items()
         ]
         return pd.DataFrame(rows, columns=["digit", "precision", "recall", "F1", "images"])
@@ -184,8 +184,13 @@ class BundleView:
         ]
         dev = m.get("dev_sets") or {}
         if dev:
-            lines += ["", "Measured on real handwriting that is not MNIST (development folders, never trained on):", "",
-                      "| folder | figure |", "| --- | --- |"]  # fmt: skip
+            lines += [
+                "",
+                "Measured on real handwriting that is not MNIST (development folders, never trained on):",
+                "",
+                "| folder | figure |",
+                "| --- | --- |",
+            ]
             for name, row in dev.items():
                 lines.append(f"| {name} | {row['summary']} |")
         return "\n".join(lines)

@@ -15,8 +15,16 @@ sys.path.insert(0, str(ROOT))
 
 # Debian's Chromium, headless, on a machine with no network beyond loopback: nothing in the background.
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
@@ -83,9 +91,11 @@ def real_mnist(request, tmp_path_factory):
     source = shared_mnist_dir()
     if source is None or not source.is_dir():
         where = f"MNIST_DATA_DIR={source} does not exist" if source else "no MNIST files found"
-        message = (f"{where}: put the four MNIST files (train/t10k images and labels, .gz) in ../shared/data/mnist "
-                   "beside the repository or set MNIST_DATA_DIR to their folder; to skip these tests on purpose, "
-                   "run with --without-mnist")  # fmt: skip
+        message = (
+            f"{where}: put the four MNIST files (train/t10k images and labels, .gz) in ../shared/data/mnist "
+            "beside the repository or set MNIST_DATA_DIR to their folder; to skip these tests on purpose, "
+            "run with --without-mnist"
+        )
         if request.config.getoption("--without-mnist"):
             pytest.skip(message)
         pytest.fail(message, pytrace=False)
@@ -120,8 +130,13 @@ def closed_port_url():
 class RunningApp:
     """``python app.py`` (or another Gradio script taking ``--port``) in a subprocess, until stopped."""
 
-    def __init__(self, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py",
-                 args: tuple[str, ...] = ()):  # fmt: skip
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        script: str = "app.py",
+        args: tuple[str, ...] = (),
+    ):
         # The port is picked free, but another process may take it before the app binds it: then try another.
         for attempt in range(3):
             if self._start(env, timeout, script, args) or attempt == 2:
@@ -186,6 +201,11 @@ def pad_event(base_url: str) -> tuple[int, int]:
     pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
     fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
     return fn_index, pad_id
+
+
+def pad_frame_body(frame, fn_index: int, pad_id: int, session: str) -> dict:
+    """The body of ``POST /gradio_api/queue/join`` for one pad frame, as the page sends it."""
+    return {"data": [frame], "fn_index": fn_index, "session_hash": session, "trigger_id": pad_id, "event_data": None}
 
 
 def top_label(outputs) -> str | None:

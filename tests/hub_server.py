@@ -282,8 +282,9 @@ class Handler(BaseHTTPRequestHandler):
             if sha is None:
                 return
             siblings = [{"rfilename": name} for name in sorted(repo.commits[sha])]
-            return self.send(200, {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private,
-                                   "siblings": siblings})  # fmt: skip
+            return self.send(
+                200, {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private, "siblings": siblings}
+            )
         if len(parts) >= 5 and parts[2] == "resolve":
             return self.resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]))
         self.error(404, f"Unknown endpoint {path}")
@@ -300,8 +301,11 @@ class Handler(BaseHTTPRequestHandler):
         content = repo.commits[sha].get(filename)
         if content is None:
             return self.error(404, f"Entry not found: {filename}", "EntryNotFound")
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
-                   "Content-Type": "application/octet-stream"}  # fmt: skip
+        headers = {
+            "X-Repo-Commit": sha,
+            "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
+            "Content-Type": "application/octet-stream",
+        }
         if (repo_id, filename) in self.hub.lfs_pointers:  # as the Hub describes an LFS file
             headers |= {"X-Linked-Etag": headers["ETag"], "X-Linked-Size": str(len(content))}
         if self.hub.fault == "500":

@@ -109,8 +109,11 @@ def test_failed_download_says_what_to_do(tmp_path, monkeypatch, closed_port_url)
 def test_train_script_reports_missing_data_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "train.py", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "MNIST_DATA_DIR" in result.stderr
     assert "Traceback" not in result.stderr
@@ -142,7 +145,14 @@ def test_augmentation_is_batched_seeded_and_in_range():
 def test_augmentation_varies_stroke_width():
     x = torch.zeros(200, 1, 28, 28)
     x[:, :, 8:20, 13:15] = 1.0  # a 2-px vertical stroke
-    ink = augment_batch(x, torch.Generator().manual_seed(0), max_rotation_deg=0, max_scale=0, max_shift_px=0,
-                        max_shear=0, stroke_prob=1.0).sum(dim=(1, 2, 3))  # fmt: skip
+    ink = augment_batch(
+        x,
+        torch.Generator().manual_seed(0),
+        max_rotation_deg=0,
+        max_scale=0,
+        max_shift_px=0,
+        max_shear=0,
+        stroke_prob=1.0,
+    ).sum(dim=(1, 2, 3))
     base = x[0].sum()
     assert (ink > base * 1.3).any() and (ink < base * 0.7).any()

@@ -28,8 +28,12 @@ def test_ece_is_zero_when_confidence_matches_accuracy_and_measures_the_gap():
 
 
 def test_threshold_is_the_lowest_within_the_budget():
-    letters = FolderReport(labels=list("abcd"), digits=[1, 2, 3, 4], confidence=np.array([0.55, 0.65, 0.75, 0.95]),
-                           best=np.array([1, 2, 3, 4]))  # fmt: skip
+    letters = FolderReport(
+        labels=list("abcd"),
+        digits=[1, 2, 3, 4],
+        confidence=np.array([0.55, 0.65, 0.75, 0.95]),
+        best=np.array([1, 2, 3, 4]),
+    )
     assert choose_threshold(letters, budget=0.5) == pytest.approx(0.7)  # 0.75 and 0.95 left: 2 of 4
     assert choose_threshold(letters, budget=1.0) == pytest.approx(0.5)
     assert choose_threshold(letters, budget=0.0) == pytest.approx(0.95)  # none within: the grid's highest
@@ -45,8 +49,12 @@ def test_measure_folder_counts_abstentions_as_wrong(tmp_path):
             sure = "00001" not in str(path)
             probabilities = [0.0] * 10
             probabilities[7] = 0.9 if sure else 0.3
-            return Prediction(digit=7 if sure else None, confidence=probabilities[7], probabilities=probabilities,
-                              model_input=np.zeros((28, 28), np.float32))  # fmt: skip
+            return Prediction(
+                digit=7 if sure else None,
+                confidence=probabilities[7],
+                probabilities=probabilities,
+                model_input=np.zeros((28, 28), np.float32),
+            )
 
     for name in ("00000_7.png", "00001_7.png", "00002_1.png", "notes.txt"):
         image = Image.new("L", (40, 40), 255)

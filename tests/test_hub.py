@@ -45,8 +45,15 @@ def hub():
 
 def hub_env(endpoint: str, home: Path, token: str | None = TOKEN, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_") and k not in ("MODEL_REPO", "MODEL_REVISION")}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_ETAG_TIMEOUT="3",
-               HF_HUB_DOWNLOAD_TIMEOUT="3", HF_HUB_DISABLE_XET="1", PYTHONUNBUFFERED="1")  # fmt: skip
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_ETAG_TIMEOUT="3",
+        HF_HUB_DOWNLOAD_TIMEOUT="3",
+        HF_HUB_DISABLE_XET="1",
+        PYTHONUNBUFFERED="1",
+    )
     if token:
         env["HF_TOKEN"] = token
     env.update(extra)
@@ -195,8 +202,19 @@ def test_token_is_never_in_pushed_files_or_logs(hub, tmp_path):
     assert hub.authorized > 0 and not any(TOKEN in line for line in hub.requests)
 
 
-@pytest.mark.parametrize("case", ["missing repo", "missing revision", "unreachable", "corrupt weights", "bad id",
-                                  "missing file", "http error", "broken folder"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing repo",
+        "missing revision",
+        "unreachable",
+        "corrupt weights",
+        "bad id",
+        "missing file",
+        "http error",
+        "broken folder",
+    ],
+)
 def test_load_falls_back_to_the_shipped_bundle(hub, tmp_path, shipped_predictions, case, closed_port_url):
     env = hub_env(hub.url, tmp_path / "hf")
     source, revision, expected = "alice/mnist-cnn", "", ""
@@ -260,16 +278,43 @@ def test_environment_variables_choose_the_model(hub, tmp_path):
 def test_train_push_failure_keeps_the_bundle(hub, tmp_path):
     make_mnist_folder(tmp_path / "src")
     out = tmp_path / "bundle"
-    args = ["train.py", "--recipe", "quick", "--epochs", "1", "--val-size", "100", "--no-progress",
-            "--data-dir", str(tmp_path / "src"), "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
+    args = [
+        "train.py",
+        "--recipe",
+        "quick",
+        "--epochs",
+        "1",
+        "--val-size",
+        "100",
+        "--no-progress",
+        "--data-dir",
+        str(tmp_path / "src"),
+        "--data-root",
+        str(tmp_path / "root"),
+        "--out",
+        str(out),
+    ]
     failed = run([*args, "--push-to-hub", "alice/mnist-cnn"], hub_env(hub.url, tmp_path / "hf", token="hf_bad_xxxx"))
     assert failed.returncode == 3 and "401" in failed.stderr and "python -m mnist_cnn push" in failed.stderr
     assert all((out / name).is_file() for name in REQUIRED_FILES)
     retried = push(out, "alice/mnist-cnn", hub_env(hub.url, tmp_path / "hf"))
     assert retried.returncode == 0, retried.stderr
     space = "https://huggingface.co/spaces/alice/draw-a-digit"
-    ok = run([*args, "--out", str(tmp_path / "b2"), "--push-to-hub", "alice/cnn-2", "--hub-private",
-              "--hub-revision", "dev", "--space-url", space], hub_env(hub.url, tmp_path / "hf"))  # fmt: skip
+    ok = run(
+        [
+            *args,
+            "--out",
+            str(tmp_path / "b2"),
+            "--push-to-hub",
+            "alice/cnn-2",
+            "--hub-private",
+            "--hub-revision",
+            "dev",
+            "--space-url",
+            space,
+        ],
+        hub_env(hub.url, tmp_path / "hf"),
+    )
     assert ok.returncode == 0, ok.stderr
     assert "Pushed to" in ok.stdout and ok.stdout.strip().endswith("/alice/cnn-2/tree/dev")
     repo = hub.repos["alice/cnn-2"]
@@ -294,8 +339,10 @@ def test_app_model_and_revision_options(hub, tmp_path):
     shutil.copytree(SHIPPED_BUNDLE, folder)
     metrics = json.loads((folder / "metrics.json").read_text())
     (folder / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 0.5}))  # tells it apart
-    for args, expected in ((("--model", "alice/mnist-cnn", "--revision", "v1"), f"revision `v1`, commit `{v1[:10]}`"),
-                           (("--model", str(folder)), "Test accuracy** 50.00%")):  # fmt: skip
+    for args, expected in (
+        (("--model", "alice/mnist-cnn", "--revision", "v1"), f"revision `v1`, commit `{v1[:10]}`"),
+        (("--model", str(folder)), "Test accuracy** 50.00%"),
+    ):
         app = RunningApp({**env, "HF_HUB_OFFLINE": "0"}, args=args)
         try:
             config = httpx.get(f"{app.url}config", timeout=30).text

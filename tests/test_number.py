@@ -109,10 +109,23 @@ def test_predict_number_cli(tmp_path):
     Image.new("RGB", (300, 300), "white").save(blank)
     text.write_text("not an image")
     result = subprocess.run(
-        [sys.executable, "-m", "mnist_cnn", "predict", "--number", str(number), str(blank), str(text),
-         "--model", str(SHIPPED_BUNDLE)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mnist_cnn",
+            "predict",
+            "--number",
+            str(number),
+            str(blank),
+            str(text),
+            "--model",
+            str(SHIPPED_BUNDLE),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     first, second, third = (json.loads(line) for line in result.stdout.splitlines())
     assert first["path"] == str(number) and first["number"] == "1047"

@@ -19,8 +19,11 @@ def test_predict_cli(tmp_path):
     paths = [seven, text, one, blank]
     result = subprocess.run(
         [sys.executable, "-m", "mnist_cnn", "predict", *map(str, paths), "--model", str(SHIPPED_BUNDLE)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["path"] for line in lines] == [str(p) for p in paths]

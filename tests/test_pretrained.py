@@ -56,8 +56,10 @@ def test_shipped_model_reads_real_handwriting_and_knows_letters_are_not_digits()
     predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
     digits = measure_folder(predictor, folder / "pen_digits")
     letters = measure_folder(predictor, folder / "pen_letters")
-    print(f"pen_digits {100 * digits.accuracy:.1f}% right, ECE {100 * digits.ece:.2f}; "
-          f"pen_letters named a digit {100 * letters.named_a_digit:.1f}%")  # fmt: skip
+    print(
+        f"pen_digits {100 * digits.accuracy:.1f}% right, ECE {100 * digits.ece:.2f}; "
+        f"pen_letters named a digit {100 * letters.named_a_digit:.1f}%"
+    )
     assert len(digits.labels) == 1500 and len(letters.labels) == 1500
     assert digits.accuracy >= 0.98
     assert letters.named_a_digit <= 0.15

@@ -218,9 +218,7 @@ def test_any_image_array_gives_a_field_or_blank(array, two_dimensional):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.integers(20, 300), st.integers(20, 300), st.integers(180, 255), st.integers(0, 80), st.data()
-)  # fmt: skip
+@given(st.integers(20, 300), st.integers(20, 300), st.integers(180, 255), st.integers(0, 80), st.data())
 def test_ink_on_paper_is_always_found(height, width, paper, ink, data):
     """Uniform light paper with one dark stroke: never blank, the stroke scaled to 20 px and centred."""
     gray = np.full((height, width), paper, dtype=np.uint8)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +21,13 @@ from mnist_cnn.training import evaluate
 SMOKE = ["--recipe", "quick", "--epochs", "1", "--val-size", "100", "--no-progress", "--threads", "2"]
 # Long enough to learn the synthetic digits (about 12 s): 5 epochs of 1,000 images, validated on the raw
 # weights (the 0.999 weight average of the real recipe would barely move in 35 steps).
-LEARN = ["--recipe", "quick", "--epochs", "5", "--ema-decay", "0", "--val-size", "100", "--no-progress",
-         "--threads", "2"]  # fmt: skip
+LEARN = "--recipe quick --epochs 5 --ema-decay 0 --val-size 100 --no-progress --threads 2".split()
 SMOKE_TEST_IMAGES = 1200  # more than the app's sample pack of 1,000, so "1,000 random plus every mistake" merges
+
+
+def folders(source: Path, work: Path, out: Path) -> list[str]:
+    """train.py's options for the MNIST files in ``source``, unpacked under ``work``, the bundle to ``out``."""
+    return ["--data-dir", str(source), "--data-root", str(work / "root"), "--out", str(out)]
 
 
 def run_train(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -153,8 +158,7 @@ def test_overwrite_replaces_the_bundle_with_the_same_model_for_the_same_seed(smo
 
 def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder):
     out = tmp_path / "bundle"
-    result = run_train(*SMOKE, "--lr", "1e-4", "5e-3", "--sweep-epochs", "1", "--data-dir", str(mnist_folder),
-                       "--data-root", str(tmp_path / "root"), "--out", str(out))  # fmt: skip
+    result = run_train(*SMOKE, "--lr", "1e-4", "5e-3", "--sweep-epochs", "1", *folders(mnist_folder, tmp_path, out))
     assert result.returncode == 0, result.stderr
     assert "learning rate | validation accuracy" in result.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -167,8 +171,14 @@ def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder
 def stop_train_when(args: list[str], ready, stop: int = signal.SIGINT) -> tuple[subprocess.Popen, str]:
     """Run train.py and send ``stop`` (Ctrl-C by default) once ``ready(line)`` is true for a log line (or after
     180 s); return the process, ended, and its whole log."""
-    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     deadline, seen = time.monotonic() + 180, []
     for line in proc.stderr:
         seen.append(line)
@@ -183,9 +193,8 @@ def stop_train_when(args: list[str], ready, stop: int = signal.SIGINT) -> tuple[
 def test_stopping_saves_the_best_weights_so_far(tmp_path, mnist_folder, stop):
     """Ctrl-C, and SIGTERM as a scheduler or `docker stop` sends it, both end training with a saved bundle."""
     out = tmp_path / "bundle"
-    args = ["--recipe", "quick", "--epochs", "500", "--lr", "0.02", "--ema-decay", "0", "--val-size", "100",
-            "--no-progress", "--threads", "2", "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"),
-            "--out", str(out)]  # fmt: skip
+    args = "--recipe quick --epochs 500 --lr 0.02 --ema-decay 0 --val-size 100 --no-progress --threads 2".split()
+    args += folders(mnist_folder, tmp_path, out)
     # Stop right after an epoch that validated worse than an earlier one (the signal lands during the next,
     # which is then not recorded), so that the best epoch is not simply the last.
     accuracies = []
@@ -222,11 +231,16 @@ def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):
     import resource
 
     out = tmp_path / "bundle"
-    args = [sys.executable, "train.py", *SMOKE, "--data-dir", str(mnist_folder), "--out", str(out),
-            "--data-root", str(tmp_path / "root")]  # fmt: skip
+    args = [sys.executable, "train.py", *SMOKE, *folders(mnist_folder, tmp_path, out)]
     started = time.monotonic()
-    full = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20)))  # fmt: skip
+    full = subprocess.run(
+        args,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20)),
+    )
     assert full.returncode == 2, full.stderr
     assert "Cannot write the bundle" in full.stderr and "File too large" in full.stderr
     assert "Traceback" not in full.stderr and "epoch" not in full.stderr
@@ -242,8 +256,7 @@ def test_no_room_for_the_bundle_fails_before_training(tmp_path, mnist_folder):
 
 def test_ctrl_c_during_the_learning_rate_sweep_saves_nothing(tmp_path, mnist_folder):
     out = tmp_path / "bundle"
-    args = [*SMOKE, "--lr", "1e-3", "5e-3", "--sweep-epochs", "300", "--data-dir", str(mnist_folder),
-            "--data-root", str(tmp_path / "root"), "--out", str(out)]  # fmt: skip
+    args = [*SMOKE, "--lr", "1e-3", "5e-3", "--sweep-epochs", "300", *folders(mnist_folder, tmp_path, out)]
     proc, log = stop_train_when(args, lambda line: "epoch 2/300" in line)  # inside the first sweep run
     assert proc.returncode == 130, log
     assert "Interrupted during the learning-rate sweep; nothing saved." in log and "Traceback" not in log
@@ -256,7 +269,7 @@ def test_ctrl_c_before_the_first_epoch_ends_saves_nothing(tmp_path):
 
     make_mnist_folder(tmp_path / "src", n_train=30_000, n_test=100)
     out = tmp_path / "bundle"
-    args = [*SMOKE, "--data-dir", str(tmp_path / "src"), "--data-root", str(tmp_path / "root"), "--out", str(out)]
+    args = [*SMOKE, *folders(tmp_path / "src", tmp_path, out)]
     proc, log = stop_train_when(args, lambda line: "validation 100, test 100 images" in line)
     assert proc.returncode == 130, log
     assert "Interrupted before" in log and "nothing" in log and "Traceback" not in log
@@ -277,8 +290,7 @@ def test_a_saved_bundle_that_reads_differently_is_reported(tmp_path, mnist_folde
     out = tmp_path / "bundle"
     handlers, threads = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}, torch.get_num_threads()
     try:
-        code = train.main([*LEARN, "--data-dir", str(mnist_folder), "--data-root", str(tmp_path / "root"),
-                           "--out", str(out)])  # fmt: skip
+        code = train.main([*LEARN, *folders(mnist_folder, tmp_path, out)])
     finally:  # main() sets these for the whole process: give pytest its own back
         for number, handler in handlers.items():
             signal.signal(number, handler)

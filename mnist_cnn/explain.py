@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 from captum.attr import IntegratedGradients
-from matplotlib import colormaps
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
@@ -22,10 +21,11 @@ from .predict import Prediction, Predictor
 
 STEPS = 40  # integration steps: see benchmarks/explain.py for the time and the integration error
 SCALE = 10  # the overlay is 280x280: each model pixel a 10x10 square
-INK_SHADE = 0.25  # how dark the digit itself is drawn under the colours (0: invisible, 1: black)
+INK_GREY = 0.5  # the digit itself is drawn mid-grey under the colours...
+INK_OPACITY = 0.5  # ... half opaque: light grey on white paper, lighter than the page in dark mode
 BLUR_SIGMA = 1.0  # in model pixels
 STRENGTH_PERCENTILE = 95
-DIVERGING = colormaps["bwr"]  # blue (against) - white (nothing) - red (for)
+FOR_RGB, AGAINST_RGB = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])  # red, blue
 
 
 @dataclass
@@ -34,8 +34,8 @@ class Explanation:
     attributions: np.ndarray  # 28x28: each pixel's share of the logit difference from a blank field
     delta: float  # how far the attributions' sum is from that difference (integration error)
 
-    def overlay(self, field28: np.ndarray) -> np.ndarray:
-        return overlay(field28, self.attributions)
+    def overlay(self, field28: np.ndarray, transparent: bool = False) -> np.ndarray:
+        return overlay(field28, self.attributions, transparent=transparent)
 
 
 def explain(model: nn.Module, field28: np.ndarray, digit: int) -> Explanation:
@@ -51,33 +51,52 @@ def explain(model: nn.Module, field28: np.ndarray, digit: int) -> Explanation:
     return Explanation(digit, attributions[0, 0].detach().numpy(), float(delta[0]))
 
 
-def overlay(field28: np.ndarray, attributions: np.ndarray, scale: int = SCALE) -> np.ndarray:
-    """An RGB uint8 picture: the digit in grey on white, red where pixels spoke for the digit, blue against.
+def overlay(
+    field28: np.ndarray,
+    attributions: np.ndarray,
+    scale: int = SCALE,
+    transparent: bool = False,
+) -> np.ndarray:
+    """A uint8 picture: the digit in grey, red where pixels spoke for the digit, blue where they spoke against.
 
-    Colours are scaled to the 95th percentile of the attributions' size over the pixels that have any (a
-    few extreme pixels would otherwise wash out the rest) and fade out where attributions are near zero, so
-    the digit's shape stays visible."""
+    RGB on white paper; with ``transparent``, RGBA whose paper is see-through, so that on a page it lies on
+    the page's own background, light or dark. Colours are scaled to the 95th percentile of the attributions'
+    size over the pixels that have any (a few extreme pixels would otherwise wash out the rest) and fade out
+    where attributions are near zero, so the digit's shape stays visible."""
     # Pixel-level gradients alternate sign from one pixel to the next; a light blur shows the regions
     # that spoke for and against (it keeps the attributions' sum).
     attributions = gaussian_filter(attributions, BLUR_SIGMA, mode="constant")
     size = np.abs(attributions)
     strength = float(np.percentile(size[size > 0], STRENGTH_PERCENTILE)) if (size > 0).any() else 0.0
     relative = np.clip(attributions / strength, -1, 1) if strength > 0 else np.zeros_like(attributions)
-    colours = DIVERGING((relative + 1) / 2)[:, :, :3]  # -1 -> blue, 0 -> white, +1 -> red
-    paper = 1.0 - INK_SHADE * np.clip(field28, 0, 1)[:, :, None]  # the digit, grey on white
-    alpha = np.sqrt(np.abs(relative))[:, :, None]  # sqrt: weaker evidence still shows
-    rgb = (1 - alpha) * paper + alpha * colours
-    big = np.kron(rgb, np.ones((scale, scale, 1)))
+    evidence = np.where(relative[:, :, None] > 0, FOR_RGB, AGAINST_RGB)
+    # opacity |r|^1.5: on white, the same as a blue-white-red colour map at opacity sqrt(|r|), which lets
+    # weaker evidence still show
+    evidence_alpha = (np.abs(relative) ** 1.5)[:, :, None]
+    ink_alpha = INK_OPACITY * np.clip(field28, 0, 1)[:, :, None]
+    # the evidence over the ink, as one layer ("over" compositing)
+    alpha = evidence_alpha + (1 - evidence_alpha) * ink_alpha
+    colour = (evidence_alpha * evidence + (1 - evidence_alpha) * ink_alpha * INK_GREY) / np.maximum(alpha, 1e-12)
+    picture = np.concatenate([colour, alpha], axis=2) if transparent else alpha * colour + (1 - alpha)
+    big = np.kron(picture, np.ones((scale, scale, 1)))
     return (np.clip(big, 0, 1) * 255).round().astype(np.uint8)
 
 
-def why(model: nn.Module, field28: np.ndarray, digit: int, read_as: int) -> tuple[np.ndarray, str]:
-    """The overlay for ``digit`` and one line saying what it shows (``read_as``: the model's reading)."""
-    picture = explain(model, field28, digit).overlay(field28)
+def why(
+    model: nn.Module,
+    field28: np.ndarray,
+    digit: int,
+    read_as: int,
+    transparent: bool = False,
+) -> tuple[np.ndarray, str]:
+    """The overlay for ``digit`` and one line saying what it shows (``read_as``: the model's reading);
+    ``transparent``: see ``overlay``."""
+    picture = explain(model, field28, digit).overlay(field28, transparent)
     if digit == read_as:
         return picture, f"Why **{digit}**: red pixels pushed the model towards {digit}, blue pixels away from it."
-    return picture, (f"Why not **{digit}**: red pixels spoke for {digit}, blue pixels against it "
-                     f"(the model read {read_as}).")  # fmt: skip
+    return picture, (
+        f"Why not **{digit}**: red pixels spoke for {digit}, blue pixels against it (the model read {read_as})."
+    )
 
 
 def explain_input(predictor: Predictor, image: Any, digit: int | None = None) -> tuple[np.ndarray | None, str]:
@@ -87,9 +106,14 @@ def explain_input(predictor: Predictor, image: Any, digit: int | None = None) ->
     return explain_prediction(predictor.model, predictor(image), digit)
 
 
-def explain_prediction(model: nn.Module, result: Prediction, digit: int | None = None) -> tuple[np.ndarray | None, str]:
+def explain_prediction(
+    model: nn.Module,
+    result: Prediction,
+    digit: int | None = None,
+    transparent: bool = False,
+) -> tuple[np.ndarray | None, str]:
     """``explain_input`` for an image already read: no overlay, and the reason, when there is no digit."""
     if result.model_input is None:
         return None, f"**{result.message}**"
     best = int(np.argmax(result.probabilities))
-    return why(model, result.model_input, best if digit is None else digit, best)
+    return why(model, result.model_input, best if digit is None else digit, best, transparent)

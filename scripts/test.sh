@@ -16,4 +16,5 @@ if [ -z "${MNIST_DATA_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
     export MNIST_DATA_DIR="$PWD/../shared/data/mnist"
 fi
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

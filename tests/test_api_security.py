@@ -10,7 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import draw_digit, pad_event, top_label
+from conftest import draw_digit, draw_number, pad_event, pad_frame_body, top_label
 from mnist_cnn.pad import png_data_url as png_url
 
 FILE_META = {"_type": "gradio.FileData"}
@@ -39,6 +39,18 @@ def call_api(base: str, name: str, data: list) -> tuple[str, object]:
         if posted.status_code != 200:
             return "rejected", posted.text
         stream = http.get(f"gradio_api/call/{name}/{posted.json()['event_id']}")
+    kind, data = events(stream)[-1]
+    return kind, data.get("error") if isinstance(data, dict) else data
+
+
+def call_api_by_name(base: str, name: str, arguments: dict) -> tuple[str, object]:
+    """POST /gradio_api/call/v2/<name> with named arguments (those left out take their defaults), then read
+    its event stream, as ``call_api`` does."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        posted = http.post(f"gradio_api/call/v2/{name}", json=arguments)
+        if posted.status_code != 200:
+            return "rejected", posted.text
+        stream = http.get(f"gradio_api/call/v2/{name}/{posted.json()['event_id']}")
     kind, data = events(stream)[-1]
     return kind, data.get("error") if isinstance(data, dict) else data
 
@@ -77,9 +89,19 @@ def hostile_payloads(secret) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "case",
-    ["absolute path", "absolute path, no meta", "bare string", "../ out of the upload folder", "relative ../ path",
-     "file:// URL as path", "file:// URL as url", "loopback URL (SSRF)", "wrong type", "nested list"],
-)  # fmt: skip
+    [
+        "absolute path",
+        "absolute path, no meta",
+        "bare string",
+        "../ out of the upload folder",
+        "relative ../ path",
+        "file:// URL as path",
+        "file:// URL as url",
+        "loopback URL (SSRF)",
+        "wrong type",
+        "nested list",
+    ],
+)
 def test_predict_never_opens_a_file_it_was_not_sent(app_server, secret, case):
     kind, data = call_predict(app_server.url, hostile_payloads(secret)[case])
     assert kind in ("error", "rejected"), f"{case}: the server answered {data}"
@@ -116,6 +138,15 @@ def test_explain_over_raw_http(app_server):
         assert kind in ("error", "rejected") and message and "Traceback" not in str(message), (digit, message)
 
 
+def test_explain_over_raw_http_with_the_image_alone(app_server):
+    """The digit is optional: named arguments without it explain the best guess, as with None."""
+    four = upload(app_server.url, draw_digit(4))
+    kind, (overlay, text) = call_api_by_name(app_server.url, "explain", {"image": four})
+    assert kind == "complete" and overlay["url"] and "Why **4**" in text
+    kind, (_, text) = call_api_by_name(app_server.url, "explain", {"image": four, "digit": 9})
+    assert kind == "complete" and "Why not **9**" in text
+
+
 # --- the pad's private event, called directly ------------------------------------------------------
 
 
@@ -124,8 +155,7 @@ def send_frame(base: str, frame) -> tuple[str, object]:
     fn_index, pad_id = pad_event(base)
     session = uuid.uuid4().hex
     with httpx.Client(base_url=base, timeout=60) as http:
-        joined = http.post("gradio_api/queue/join", json={"data": [frame], "fn_index": fn_index,
-                           "session_hash": session, "trigger_id": pad_id, "event_data": None})  # fmt: skip
+        joined = http.post("gradio_api/queue/join", json=pad_frame_body(frame, fn_index, pad_id, session))
         if joined.status_code != 200:
             return "rejected", joined.text
         stream = http.get("gradio_api/queue/data", params={"session_hash": session})
@@ -144,6 +174,16 @@ def test_pad_frames_are_read(app_server):
     assert top_label(answer) == "7" and answer["image"]["url"].startswith("data:image/png;base64,")
     kind, answer = send_frame(app_server.url, {"image": None, "seq": 4, "floor": 4})
     assert kind == "complete" and answer["label"] == {} and "Draw a digit" in answer["status"]
+
+
+def test_a_number_on_the_pad_fills_the_prediction_label(app_server):
+    """A number gets a label too (the number, and each digit with how sure), never an empty one."""
+    kind, answer = send_frame(app_server.url, {"image": png_url(draw_number([1, 0, 4, 7])), "seq": 1, "floor": 0})
+    assert kind == "complete" and answer["status"].startswith("Number **1047**")
+    assert answer["label"]["label"] == "1047"
+    confidences = answer["label"]["confidences"]
+    assert [c["label"] for c in confidences] == ["digit 1: 1", "digit 2: 0", "digit 3: 4", "digit 4: 7"]
+    assert all(0.5 <= c["confidence"] <= 1 for c in confidences)
 
 
 @pytest.mark.parametrize(

@@ -79,8 +79,13 @@ def test_api_lists_only_the_public_endpoints(client):
 
 
 def test_app_starts_with_the_hub_unreachable(tmp_path, closed_port_url):
-    env = {"MODEL_REPO": "alice/mnist-cnn", "HF_ENDPOINT": closed_port_url, "HF_HOME": str(tmp_path / "hf"),
-           "HF_HUB_ETAG_TIMEOUT": "2", "HF_HUB_DOWNLOAD_TIMEOUT": "2"}  # fmt: skip
+    env = {
+        "MODEL_REPO": "alice/mnist-cnn",
+        "HF_ENDPOINT": closed_port_url,
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_ETAG_TIMEOUT": "2",
+        "HF_HUB_DOWNLOAD_TIMEOUT": "2",
+    }
     app = RunningApp(env)
     try:
         config = urllib.request.urlopen(app.url + "config", timeout=30).read().decode()
@@ -108,6 +113,17 @@ def test_read_number_and_explain(client, tmp_path):
     assert red.sum() > 500  # evidence for the 4, in red
     _, text = client.predict(handle_file(str(four)), 9, api_name="/explain")
     assert "Why not **9**" in text
+
+
+def test_explain_with_the_image_alone_explains_the_best_guess(client, tmp_path):
+    four = tmp_path / "four.png"
+    draw_digit(4).save(four)
+    parameters = client.view_api(return_format="dict")["named_endpoints"]["/explain"]["parameters"]
+    digit = next(p for p in parameters if p["parameter_name"] == "digit")
+    assert digit["parameter_has_default"] and digit["parameter_default"] is None
+    overlay, text = client.predict(handle_file(str(four)), api_name="/explain")
+    assert "Why **4**" in text
+    assert Image.open(overlay).convert("RGB").size == (280, 280)
 
 
 def test_app_start_survives_a_port_taken_meanwhile(monkeypatch):

@@ -73,6 +73,7 @@ def draw(page: Page, digit: int, scope=None) -> None:
 
 
 TOP_CLASS = '#prediction [data-testid="label-output-value"]'  # gr.Label's top class
+EMPTY_LABEL = '#prediction [aria-label="Empty value"]'  # gr.Label's empty frame with an icon
 
 
 def expect_top_label(scope, digit: str, timeout: float = 20_000) -> None:
@@ -145,6 +146,11 @@ def test_a_number_on_the_pad(page, shots):
             draw_stroke(page, [(left + (x - 115) * 0.75, 60 + (y - 70) * 1.1) for x, y in stroke])
     expect(page.locator("#status")).to_contain_text("Number 41", timeout=30_000)
     expect(page.locator("#number-boxes img")).to_be_visible()
+    # the Prediction box holds the number and each digit with how sure, never an empty frame
+    expect_top_label(page, "41")
+    expect(page.locator(EMPTY_LABEL)).to_have_count(0)
+    expect(page.locator("#prediction")).to_contain_text("digit 1: 4")
+    expect(page.locator("#prediction")).to_contain_text("digit 2: 1")
     expect(page.locator("#why-text")).to_contain_text("Explanations are for one digit", timeout=30_000)
     page.screenshot(path=str(shots / "number.png"))
     page.keyboard.press("Control+z")  # undo the 1: one digit again, read as always
@@ -273,6 +279,56 @@ def test_dark_mode_ink_is_visible(browser, app_server, shots):
         ink = np.percentile(pixels, 99) if board < 128 else np.percentile(pixels, 1)
         assert board < 80, f"the board is not dark in dark mode (median grey {board})"
         assert abs(ink - board) > 150, f"ink {ink} hardly differs from the board {board}"
+    finally:
+        page.context.close()
+
+
+def luminance(png: bytes) -> np.ndarray:
+    """Relative luminance (0 black, 1 white) of each pixel of a screenshot."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=float) / 255
+    return rgb @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def test_dark_mode_why_overlay_is_dark(browser, app_server, shots):
+    """The "why" overlay lies on the dark page, not on a white square; its red and blue still show."""
+    page = open_app(browser, app_server.url + "?__theme=dark")
+    try:
+        draw(page, 4)
+        expect(page.locator("#why-text")).to_contain_text("Why 4:", timeout=30_000)
+        wait_for_images(page, "#why-image")
+        png = page.locator("#why-image img").screenshot()
+        (shots / "why-dark.png").write_bytes(png)
+        assert np.median(luminance(png)) < 0.3, f"median luminance {np.median(luminance(png)):.2f}"
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        red = (rgb[..., 0] > 180) & (rgb[..., 1] < 100) & (rgb[..., 2] < 100)
+        assert red.sum() > 200, f"the evidence for 4 does not show in red ({red.sum()} pixels)"
+    finally:
+        page.context.close()
+
+
+FIGURES = ("#model-input", "#why-image")  # the two small figures side by side under the label
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_figure_labels_fit_beside_their_buttons(browser, app_server, width):
+    """'What the model sees (28x28)' and 'Why: red for, blue against' show whole, on a phone and a desktop:
+    not clipped, and not under the figure's buttons."""
+    page = open_app(browser, app_server.url, viewport={"width": width, "height": 900})
+    try:
+        draw(page, 4)
+        expect(page.locator("#why-image img")).to_be_visible(timeout=30_000)
+        for figure in FIGURES:
+            fit = page.locator(figure).evaluate("""block => {
+                const label = block.querySelector('[data-testid="block-label"]');
+                const box = label.getBoundingClientRect(), outer = block.getBoundingClientRect();
+                const under = [...block.querySelectorAll('.icon-button-wrapper button')].some(button => {
+                    const b = button.getBoundingClientRect();
+                    return b.left < box.right && box.left < b.right && b.top < box.bottom && box.top < b.bottom;
+                });
+                return {text: label.textContent.trim(), under, inside: box.right <= outer.right + 0.5,
+                        clipped: label.scrollWidth > label.clientWidth || label.scrollHeight > label.clientHeight};
+            }""")
+            assert fit["inside"] and not fit["clipped"] and not fit["under"], (width, figure, fit)
     finally:
         page.context.close()
 

@@ -59,6 +59,26 @@ def test_overlay_is_red_for_blue_against_and_keeps_the_digit():
     assert abs(middle[0] - middle[2]) < 30 and middle[0] < 250  # ink with no evidence: grey, neither colour
 
 
+def test_transparent_overlay_is_the_same_picture_on_any_background():
+    """The page's overlay (RGBA, see-through paper) is the API's overlay once laid on white, and on a dark
+    page stays dark where there is neither ink nor evidence."""
+    field = np.zeros((28, 28), dtype=np.float32)
+    field[4:24, 12:16] = 1.0
+    attributions = np.zeros((28, 28), dtype=np.float32)
+    attributions[4:10, 12:16], attributions[18:24, 12:16] = 1.0, -1.0
+    rgb = overlay(field, attributions).astype(float)
+    rgba = overlay(field, attributions, transparent=True).astype(float)
+    assert rgba.shape == (280, 280, 4)
+    colour, alpha = rgba[..., :3], rgba[..., 3:] / 255
+    on_white = alpha * colour + (1 - alpha) * 255
+    assert np.abs(on_white - rgb).max() <= 1.5  # rounding only
+    assert rgba[140, 20, 3] == 0  # the paper: see-through
+    on_dark = alpha * colour + (1 - alpha) * 30
+    assert tuple(on_dark[140, 20]) == (30, 30, 30)
+    assert on_dark[60, 140, 0] > 200 and on_dark[210, 140, 2] > 200  # red and blue as on white
+    assert on_dark[140, 140].mean() > 30  # the ink shows, lighter than the dark page
+
+
 def test_explain_input_says_why_there_is_nothing_to_explain(predictor):
     picture, text = explain_input(predictor, draw_digit(7))
     assert picture.shape == (280, 280, 3) and "Why **7**" in text

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 from test_api_security import FILE_META, call_predict, events
 
-from conftest import RunningApp, draw_digit, top_label
+from conftest import RunningApp, draw_digit, pad_event, top_label
 from mnist_cnn.bundle import SHIPPED_BUNDLE
 
 
@@ -116,8 +116,13 @@ def test_odd_images_get_a_right_answer_or_a_clear_message(app_server, case):
 def small_app(tmp_path_factory):
     """The app with a 4-second cache lifetime and a queue of 4, its cache in a folder of its own."""
     cache = tmp_path_factory.mktemp("gradio-cache")
-    env = {"HF_HUB_OFFLINE": "1", "GRADIO_TEMP_DIR": str(cache), "APP_CACHE_SECONDS": "4", "APP_QUEUE_SIZE": "4",
-           "APP_MODEL_WORKERS": "1"}  # fmt: skip
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_TEMP_DIR": str(cache),
+        "APP_CACHE_SECONDS": "4",
+        "APP_QUEUE_SIZE": "4",
+        "APP_MODEL_WORKERS": "1",
+    }
     app = RunningApp(env)
     app.cache = cache
     yield app
@@ -190,9 +195,15 @@ json_values = st.recursive(
 )
 file_data = st.fixed_dictionaries(
     {"path": st.text(max_size=80) | st.sampled_from(["/etc/passwd", "../../app.py", "file:///etc/passwd", "."])},
-    optional={"meta": st.just(FILE_META) | json_values, "url": st.text(max_size=40), "orig_name": st.text(max_size=20),
-              "size": st.integers(), "is_stream": st.booleans(), "mime_type": json_values},
-)  # fmt: skip
+    optional={
+        "meta": st.just(FILE_META) | json_values,
+        "url": st.text(max_size=40),
+        "orig_name": st.text(max_size=20),
+        "size": st.integers(),
+        "is_stream": st.booleans(),
+        "mime_type": json_values,
+    },
+)
 payloads = st.one_of(
     json_values,
     file_data,
@@ -215,7 +226,11 @@ def test_fuzzed_payloads_get_an_answer_or_an_error_never_a_broken_server(app_ser
             assert kind in ("complete", "error"), (kind, data)
             assert "Traceback" not in json.dumps(data)
         # the pad's private event, with the same payload as its frame
-        joined = http.post("gradio_api/queue/join", json={"data": [payload], "fn_index": 0, "session_hash": "fuzz"})
+        pad_fn_index, _ = pad_event(app_server.url)
+        joined = http.post(
+            "gradio_api/queue/join",
+            json={"data": [payload], "fn_index": pad_fn_index, "session_hash": "fuzz"},
+        )
         assert joined.status_code < 500 or joined.status_code == 503, joined.text
     assert httpx.get(f"{app_server.url}config", timeout=30).status_code == 200
 
@@ -247,12 +262,20 @@ def test_app_starts_on_a_broken_bundle_and_each_tab_says_what_is_missing(tmp_pat
     app = RunningApp({"HF_HUB_OFFLINE": "1", "MODEL_REPO": str(bundle)})
     try:
         config = httpx.get(f"{app.url}config", timeout=30).json()
-        notices = [c["props"]["value"] for c in config["components"]
-                   if "bundle-notice" in (c["props"].get("elem_classes") or [])]  # fmt: skip
+        notices = [
+            c["props"]["value"]
+            for c in config["components"]
+            if "bundle-notice" in (c["props"].get("elem_classes") or [])
+        ]
         assert len(notices) == 3, notices  # test samples, confusion matrix, training
         text = "\n".join(notices)
-        for name in ("samples.safetensors` is missing", "metrics.json` is unreadable", "history.json` is unreadable",
-                     "loss_curves.png` is unreadable", "confusion_matrix.png` is missing"):  # fmt: skip
+        for name in (
+            "samples.safetensors` is missing",
+            "metrics.json` is unreadable",
+            "history.json` is unreadable",
+            "loss_curves.png` is unreadable",
+            "confusion_matrix.png` is missing",
+        ):
             assert name in text, text
         assert str(tmp_path) not in text  # the page never says where the server keeps its files
         hidden = {c["props"].get("elem_id") for c in config["components"] if c["props"].get("visible") is False}
@@ -286,8 +309,11 @@ def test_app_starts_in_its_usual_time_when_the_hub_is_very_slow(tmp_path):
     try:
         assert push(SHIPPED_BUNDLE, "alice/mnist-cnn", hub_env(url, tmp_path / "hf")).returncode == 0
         hub.fault = "trickle"
-        env = {**hub_env(url, tmp_path / "fresh-cache", token=None), "MODEL_REPO": "alice/mnist-cnn",
-               "MODEL_DOWNLOAD_TIMEOUT": "5"}  # fmt: skip
+        env = {
+            **hub_env(url, tmp_path / "fresh-cache", token=None),
+            "MODEL_REPO": "alice/mnist-cnn",
+            "MODEL_DOWNLOAD_TIMEOUT": "5",
+        }
         started = time.monotonic()
         app = RunningApp(env, timeout=90)
         slow_start = time.monotonic() - started

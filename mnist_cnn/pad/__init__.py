@@ -25,6 +25,7 @@ PNG_PREFIX = "data:image/png;base64,"
 MAX_FRAME_CHARS = 1_000_000  # a 400x400 drawing is 5-30 KB as a data URL
 MAX_FRAME_SIDE = 2048
 APPLY_RESULT_JS = (HERE / "apply_result.js").read_text()
+PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
 
 
 def drawing_pad(**kwargs: Any) -> gr.HTML:

@@ -152,11 +152,13 @@ def test_a_number_on_the_pad(page, shots):
     expect(page.locator("#prediction")).to_contain_text("digit 1: 4")
     expect(page.locator("#prediction")).to_contain_text("digit 2: 1")
     expect(page.locator("#why-text")).to_contain_text("Explanations are for one digit", timeout=30_000)
+    expect(page.locator("#why-image")).to_be_hidden()  # no empty overlay frame beside the digits' views
     page.screenshot(path=str(shots / "number.png"))
     page.keyboard.press("Control+z")  # undo the 1: one digit again, read as always
     expect(page.locator("#status")).to_contain_text("4 (", timeout=30_000)
     expect(page.locator("#number-boxes")).to_be_hidden()
     expect_top_label(page, "4")
+    expect(page.locator("#why-image img")).to_be_visible(timeout=30_000)  # one digit: explained again
 
 
 def test_label_updates_while_the_pen_moves(page):
@@ -289,7 +291,7 @@ def luminance(png: bytes) -> np.ndarray:
     return rgb @ np.array([0.2126, 0.7152, 0.0722])
 
 
-def test_dark_mode_why_overlay_is_dark(browser, app_server, shots):
+def test_dark_mode_why_overlay_is_dark(browser, app_server):
     """The "why" overlay lies on the dark page, not on a white square; its red and blue still show."""
     page = open_app(browser, app_server.url + "?__theme=dark")
     try:
@@ -297,7 +299,6 @@ def test_dark_mode_why_overlay_is_dark(browser, app_server, shots):
         expect(page.locator("#why-text")).to_contain_text("Why 4:", timeout=30_000)
         wait_for_images(page, "#why-image")
         png = page.locator("#why-image img").screenshot()
-        (shots / "why-dark.png").write_bytes(png)
         assert np.median(luminance(png)) < 0.3, f"median luminance {np.median(luminance(png)):.2f}"
         rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
         red = (rgb[..., 0] > 180) & (rgb[..., 1] < 100) & (rgb[..., 2] < 100)

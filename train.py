@@ -152,7 +152,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
     parser.add_argument("--limit-test", type=int, help="evaluate on only this many test images (smoke tests)")
     parser.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
+        "--device",
+        default="auto",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)",
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for PyTorch")
     parser.add_argument(
@@ -403,7 +405,8 @@ def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: di
         ),
     }
     reliability[f"pen_digits (ECE {100 * digits.ece:.2f} points)"] = reliability_table(
-        digits.confidence[digits.best >= 0], digits.top_correct[digits.best >= 0]
+        digits.confidence[digits.best >= 0],
+        digits.top_correct[digits.best >= 0],
     )
     log.info("Not-sure threshold %.2f (chosen on %s)", threshold, dev_dir)
     for name, row in results.items():

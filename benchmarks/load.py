@@ -75,7 +75,10 @@ async def read_stream(response: httpx.Response) -> tuple[str, object]:
 
 
 async def predict_once(
-    http: httpx.AsyncClient, png: bytes, session: str | None = None, call_started: list[float] | None = None
+    http: httpx.AsyncClient,
+    png: bytes,
+    session: str | None = None,
+    call_started: list[float] | None = None,
 ) -> tuple[str, object]:
     """Upload, call, read: ("complete", outputs), ("error", message), ("http <status>", body).
 
@@ -144,7 +147,12 @@ async def api_clients(url: str, clients: int, seconds: float, check_digit: bool,
 
 
 def run_api(
-    app: RunningApp, name: str, clients: int, seconds: float, check_digit: bool, sessions: bool
+    app: RunningApp,
+    name: str,
+    clients: int,
+    seconds: float,
+    check_digit: bool,
+    sessions: bool,
 ) -> dict[str, float]:
     asyncio.run(api_clients(app.url, 2, 3, check_digit))  # warm-up
     cpu0 = cpu_seconds(app.process.pid)
@@ -190,7 +198,12 @@ def stroke_frames(digit: int, frames: int) -> list[str]:
 
 
 async def send_frame(
-    http: httpx.AsyncClient, fn_index: int, pad_id: int, session: str, frame: dict, joined_at: list[float] | None = None
+    http: httpx.AsyncClient,
+    fn_index: int,
+    pad_id: int,
+    session: str,
+    frame: dict,
+    joined_at: list[float] | None = None,
 ) -> tuple[str, object]:
     """One pad frame through the queue, as the page sends it: ("complete", answer), ("error", message)
     or ("http <status>", body)."""
@@ -213,7 +226,13 @@ async def send_frame(
 
 
 async def visitor(
-    url: str, fn_index: int, pad_id: int, frames: dict[int, list[str]], seconds: float, number: int, results: dict
+    url: str,
+    fn_index: int,
+    pad_id: int,
+    frames: dict[int, list[str]],
+    seconds: float,
+    number: int,
+    results: dict,
 ) -> None:
     """One visitor: draws digits at 10 frames a second, always_last, and checks each finished drawing."""
     session = uuid.uuid4().hex

@@ -62,7 +62,11 @@ def compose(inks: list[np.ndarray], rng: np.random.Generator, gaps: tuple[int, i
 
 
 def measure(
-    predictor: Predictor, files: dict[str, list[tuple[Path, int]]], count: int, seed: int, gaps: tuple[int, int]
+    predictor: Predictor,
+    files: dict[str, list[tuple[Path, int]]],
+    count: int,
+    seed: int,
+    gaps: tuple[int, int],
 ) -> dict:
     rng = np.random.default_rng(seed)
     writers = sorted(files)

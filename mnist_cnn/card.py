@@ -131,7 +131,9 @@ The "not a digit" output has seen only generated shapes: it catches many letters
 
 
 def build_model_card(
-    metrics: dict[str, Any], model_source: str = "path/to/bundle", space_url: str | None = None
+    metrics: dict[str, Any],
+    model_source: str = "path/to/bundle",
+    space_url: str | None = None,
 ) -> ModelCard:
     """The bundle's model card, with ``model-index`` metadata the Hub shows as an evaluation result."""
     card_data = ModelCardData(

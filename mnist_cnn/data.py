@@ -140,7 +140,9 @@ def load_mnist(root: str | os.PathLike = "data", data_dir: str | os.PathLike | N
 
 
 def split_train_validation(
-    images: torch.Tensor, labels: torch.Tensor, validation_size: int = 5000
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    validation_size: int = 5000,
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """A fixed, seeded hold-out split: ``((train_x, train_y), (val_x, val_y))``."""
     if not 0 < validation_size < len(images):

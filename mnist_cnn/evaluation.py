@@ -36,7 +36,10 @@ class TestReport:
 
 
 def evaluate_test_set(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float = 1.0,
 ) -> TestReport:
     """Predict every test image once and compute the metrics the bundle records.
 
@@ -64,7 +67,10 @@ def evaluate_test_set(
 
 
 def build_sample_pack(
-    images: torch.Tensor, report: TestReport, n_random: int = 1000, seed: int = 0
+    images: torch.Tensor,
+    report: TestReport,
+    n_random: int = 1000,
+    seed: int = 0,
 ) -> dict[str, torch.Tensor]:
     """A fixed random ``n_random`` test images plus every misclassified one, for the app.
 

@@ -46,7 +46,11 @@ def explain(model: nn.Module, field28: np.ndarray, digit: int) -> Explanation:
     image = torch.from_numpy(np.ascontiguousarray(field28, dtype=np.float32)).view(1, 1, 28, 28)
     ig = IntegratedGradients(model)
     attributions, delta = ig.attribute(
-        image, baselines=torch.zeros_like(image), target=digit, n_steps=STEPS, return_convergence_delta=True
+        image,
+        baselines=torch.zeros_like(image),
+        target=digit,
+        n_steps=STEPS,
+        return_convergence_delta=True,
     )
     return Explanation(digit, attributions[0, 0].detach().numpy(), float(delta[0]))
 

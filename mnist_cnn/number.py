@@ -140,7 +140,10 @@ def read_digit_or_number(predictor: Predictor, image: Any) -> tuple[Prediction, 
 
 
 def _read_ink(
-    predictor: Predictor, levels: InkLevels, candidates: list[_Candidate], reduced_by: float
+    predictor: Predictor,
+    levels: InkLevels,
+    candidates: list[_Candidate],
+    reduced_by: float,
 ) -> NumberReading:
     if not candidates:
         return NumberReading([], "blank image: no ink found")
@@ -169,7 +172,9 @@ def _maybe_two(candidate: _Candidate, reading: Prediction) -> bool:
 
 
 def _join_loose_strokes(
-    predictor: Predictor, levels: InkLevels, parts: list[tuple[_Candidate, Prediction]]
+    predictor: Predictor,
+    levels: InkLevels,
+    parts: list[tuple[_Candidate, Prediction]],
 ) -> list[tuple[_Candidate, Prediction]]:
     """A part the model is not sure of, close beside its neighbour, may be a stroke of the same digit (a 4
     whose stem does not touch the rest): the two are joined when together they read surely, and more
@@ -220,7 +225,8 @@ def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
     for i in sorted((i for i in kept if not is_short[i]), key=lambda i: boxes[i][1].start):
         x0, x1 = boxes[i][1].start, boxes[i][1].stop
         if groups and min(x1, groups[-1][1]) - max(x0, groups[-1][0]) >= MERGE_OVERLAP * min(
-            x1 - x0, groups[-1][1] - groups[-1][0]
+            x1 - x0,
+            groups[-1][1] - groups[-1][0],
         ):
             join(groups[-1], i)
         else:
@@ -263,7 +269,10 @@ def _field(levels: InkLevels, candidate: _Candidate) -> np.ndarray | None:
 
 
 def _read_candidate(
-    predictor: Predictor, levels: InkLevels, whole: _Candidate, reading: Prediction
+    predictor: Predictor,
+    levels: InkLevels,
+    whole: _Candidate,
+    reading: Prediction,
 ) -> list[tuple[_Candidate, Prediction]]:
     """One digit (``reading``: how it reads whole); or, when the part is wide or reads as no digit, two
     (or more) digits that touch, if cutting it gives parts that each read as a digit more surely."""

@@ -24,7 +24,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _image_grid(
-    images: np.ndarray, titles: Sequence[str], colors: Sequence[str], columns: int, title: str
+    images: np.ndarray,
+    titles: Sequence[str],
+    colors: Sequence[str],
+    columns: int,
+    title: str,
 ) -> plt.Figure:
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.35 + 0.5), squeeze=False)

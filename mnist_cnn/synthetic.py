@@ -114,7 +114,10 @@ def _ink_profile(images: torch.Tensor, threshold: float = 0.5):
 
 
 def add_style_strokes(
-    images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, probability: float = 0.5
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    generator: torch.Generator,
+    probability: float = 0.5,
 ) -> torch.Tensor:
     """Add a slash to some 0s, a flag (and sometimes a foot) to some 1s and a bar to some 7s.
 
@@ -276,12 +279,16 @@ def overlaid_pairs(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     n, device = images.shape[0], images.device
     partner = torch.randperm(n, generator=generator, device=device)
     shift = _uniform(n, 5.0, 11.0, generator, device) * torch.where(
-        torch.rand(n, generator=generator, device=device) < 0.5, -1.0, 1.0
+        torch.rand(n, generator=generator, device=device) < 0.5,
+        -1.0,
+        1.0,
     )
     zeros, ones = torch.zeros(n, device=device), torch.ones(n, device=device)
     theta = torch.stack([torch.stack([ones, zeros, shift / 14], 1), torch.stack([zeros, ones, zeros], 1)], 1)
     moved = F.grid_sample(
-        images[partner], F.affine_grid(theta, list(images.shape), align_corners=False), align_corners=False
+        images[partner],
+        F.affine_grid(theta, list(images.shape), align_corners=False),
+        align_corners=False,
     )
     return normalize_like_mnist(torch.maximum(images, moved))
 

@@ -112,7 +112,10 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tu
 
 @torch.no_grad()
 def held_out_set(
-    images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, with_negatives: bool
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: TrainConfig,
+    with_negatives: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Validation images as the model meets them in use: float, with the writing styles and generated
     non-digits of training (fixed by the seed), without the random distortions. For fitting the
@@ -123,7 +126,11 @@ def held_out_set(
 
 
 def add_generated(
-    x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, n_negatives: int, generator: torch.Generator
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: TrainConfig,
+    n_negatives: int,
+    generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A float batch with its share of writing styles, and ``n_negatives`` generated non-digits appended."""
     if cfg.style_strokes > 0:
@@ -154,12 +161,18 @@ def negatives_per_batch(model: nn.Module, cfg: TrainConfig) -> int:
 
 
 def make_optimizer(
-    model: nn.Module, cfg: TrainConfig, steps_per_epoch: int
+    model: nn.Module,
+    cfg: TrainConfig,
+    steps_per_epoch: int,
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler, AveragedModel | None]:
     """AdamW, its one-cycle schedule, and the weight average (EMA) that is validated and kept, if any."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.2
+        optimizer,
+        max_lr=cfg.lr,
+        epochs=cfg.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=0.2,
     )
     averaged = (
         AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
@@ -170,7 +183,11 @@ def make_optimizer(
 
 
 def training_batch(
-    images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, n_negatives: int, generator: torch.Generator
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: TrainConfig,
+    n_negatives: int,
+    generator: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 digits as the model trains on them: float, writing styles, generated non-digits, distortions."""
     x, y = add_generated(to_float(images), labels, cfg, n_negatives, generator)

@@ -283,7 +283,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             siblings = [{"rfilename": name} for name in sorted(repo.commits[sha])]
             return self.send(
-                200, {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private, "siblings": siblings}
+                200,
+                {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private, "siblings": siblings},
             )
         if len(parts) >= 5 and parts[2] == "resolve":
             return self.resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]))

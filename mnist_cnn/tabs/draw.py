@@ -129,7 +129,11 @@ def build(predictor: Predictor, limits: ServingLimits) -> None:
         **pool,
     )
     live.success(
-        None, [live_answer, pad], [label, seen, status, number_boxes], js=APPLY_RESULT_JS, show_progress="hidden"
+        None,
+        [live_answer, pad],
+        [label, seen, status, number_boxes],
+        js=APPLY_RESULT_JS,
+        show_progress="hidden",
     )
     gr.on(
         [live_answer.change, explain_digit.change],

@@ -48,7 +48,9 @@ def build(predictor: Predictor, view: BundleView) -> None:
         )
         with gr.Row():
             chosen = gr.Label(
-                num_top_classes=3, label="Probabilities of the selected image", elem_id="chosen-probabilities"
+                num_top_classes=3,
+                label="Probabilities of the selected image",
+                elem_id="chosen-probabilities",
             )
             with gr.Column():
                 sample_why = compact_figure("Why: red for, blue against", "sample-why")
@@ -57,7 +59,11 @@ def build(predictor: Predictor, view: BundleView) -> None:
 
     handlers = SampleHandlers(predictor, view)
     gr.on(
-        [shuffle.click, only_mistakes.change], view.shuffle, only_mistakes, [gallery, shown], api_visibility="private"
+        [shuffle.click, only_mistakes.change],
+        view.shuffle,
+        only_mistakes,
+        [gallery, shown],
+        api_visibility="private",
     )
     gallery.select(
         handlers.show_sample,

@@ -84,6 +84,9 @@ LABEL_SMOOTHING = 0.1
 EMA_DECAY = 0.999
 STYLE_STROKES = 0.35  # share of 0s, 1s and 7s given a slash, a flag or a bar (mnist_cnn/synthetic.py)
 NEGATIVES = 0.4  # generated non-digits added to each batch, as a share of its digits
+RESTROKE = 0.0  # share of digits redrawn from their skeleton with a random round pen (mnist_cnn/redraw.py)
+SCAN_LIKE = 0.0  # share of digits rendered thick and blurred, like an enlarged 10-16 px scan
+ELASTIC = 0.0  # share of images given an elastic distortion (Simard et al., 2003)
 ABSTAIN_BELOW = 0.5  # the app says "not sure" below this calibrated probability, unless chosen on --dev-dir:
 LETTERS_BUDGET = 0.12  # then the lowest threshold at which at most 12% of pen_letters get a digit named
 VALIDATION_SIZE = 5000  # held out from the 60,000 training images
@@ -124,6 +127,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=NEGATIVES,
         help="generated non-digits per batch, as a share of its digits (0: none)",
+    )
+    parser.add_argument(
+        "--restroke",
+        type=float,
+        default=RESTROKE,
+        help="share of digits redrawn from their skeleton with a round pen of random width (0: none)",
+    )
+    parser.add_argument(
+        "--scan-like",
+        type=float,
+        default=SCAN_LIKE,
+        help="share of digits rendered thick and blurred, like a low-resolution scan (0: none)",
+    )
+    parser.add_argument(
+        "--elastic",
+        type=float,
+        default=ELASTIC,
+        help="share of images given an elastic distortion, Simard et al. 2003 (0: none)",
     )
     parser.add_argument(
         "--ema-decay",
@@ -181,6 +202,9 @@ def training_settings(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
         ema_decay=args.ema_decay,
         style_strokes=args.style_strokes,
         negatives=args.negatives,
+        restroke=args.restroke,
+        scan_like=args.scan_like,
+        elastic=args.elastic,
         seed=args.seed,
     )
     model_config = dict(channels=list(recipe["channels"]), dropout=recipe["dropout"], num_classes=NUM_CLASSES)

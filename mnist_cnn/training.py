@@ -18,6 +18,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .data import augment_batch, to_float
+from .redraw import elastic, redraw_batch, skeleton_distance
 from .synthetic import NOT_A_DIGIT, add_style_strokes, make_negatives
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ class TrainConfig:
     augment: bool = True
     style_strokes: float = 0.5  # share of 0s, 1s and 7s given a slash, a flag or a bar
     negatives: float = 0.25  # generated non-digits per batch, as a share of its digits (needs 11 outputs)
+    restroke: float = 0.0  # share of digits whose skeleton is drawn again with a random round pen (redraw.py)
+    scan_like: float = 0.0  # share of digits rendered thick and blurred, like a low-resolution scan
+    elastic: float = 0.0  # share of images given an elastic distortion (Simard et al., 2003)
     seed: int = 0
     device: str = "cpu"
 
@@ -188,11 +192,19 @@ def training_batch(
     cfg: TrainConfig,
     n_negatives: int,
     generator: torch.Generator,
+    distances: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 digits as the model trains on them: float, writing styles, generated non-digits, distortions."""
-    x, y = add_generated(to_float(images), labels, cfg, n_negatives, generator)
+    """uint8 digits as the model trains on them: float, redrawn with other pens or as scans (``distances``:
+    their ``skeleton_distance``, for restroking), writing styles, generated non-digits, distortions."""
+    x = to_float(images)
+    if cfg.restroke > 0 or cfg.scan_like > 0:
+        x = redraw_batch(x, distances, generator, cfg.restroke, cfg.scan_like)
+    x, y = add_generated(x, labels, cfg, n_negatives, generator)
     if cfg.augment:
         x = augment_batch(x, generator)
+    if cfg.elastic > 0:
+        distorted = torch.rand(len(x), generator=generator, device=x.device) < cfg.elastic
+        x = torch.where(distorted.view(-1, 1, 1, 1), elastic(x, generator), x)
     return x.contiguous(memory_format=torch.channels_last), y
 
 
@@ -234,6 +246,8 @@ def fit(
     # Data, augmentation and model all live on the device: no CPU round trip in the loop.
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     train_x, train_y = train[0].to(device), train[1].to(device)
+    # the skeletons to restroke, found once on the CPU (about 4 s for 55,000 digits)
+    train_d = skeleton_distance(train[0]).to(device) if cfg.restroke > 0 else None
     model.to(device)
     n_negatives = negatives_per_batch(model, cfg)
     steps_per_epoch = len(train_x) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
@@ -254,7 +268,8 @@ def fit(
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
             for step in bar:
                 idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-                x, y = training_batch(train_x[idx], train_y[idx], cfg, n_negatives, generator)
+                distances = train_d[idx] if train_d is not None else None
+                x, y = training_batch(train_x[idx], train_y[idx], cfg, n_negatives, generator, distances)
                 loss, logits = training_step(model, x, y, cfg, optimizer, scheduler, averaged)
                 # Summed on the device; read once per 20 steps, so the GPU is not stalled every step.
                 total_loss += loss.detach() * len(y)

@@ -156,6 +156,16 @@ def test_overwrite_replaces_the_bundle_with_the_same_model_for_the_same_seed(smo
     assert all(torch.equal(again[k], first[k]) for k in first)
 
 
+def test_redrawn_digits_train_and_are_recorded(tmp_path, mnist_folder):
+    """--restroke, --scan-like and --elastic run through a whole (short) training and land in the metrics."""
+    out = tmp_path / "bundle"
+    options = ["--restroke", "0.5", "--scan-like", "0.25", "--elastic", "0.3"]
+    result = run_train(*SMOKE, *options, *folders(mnist_folder, tmp_path, out))
+    assert result.returncode == 0, result.stderr
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert (config["restroke"], config["scan_like"], config["elastic"]) == (0.5, 0.25, 0.3)
+
+
 def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder):
     out = tmp_path / "bundle"
     result = run_train(*SMOKE, "--lr", "1e-4", "5e-3", "--sweep-epochs", "1", *folders(mnist_folder, tmp_path, out))

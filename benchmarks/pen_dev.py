@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/pen_dev.py [FOLDER ...] [--model FOLDER_OR_REPO] [--data-dir MNIST] [--sweep]
 
-Each FOLDER holds files named ``*_<label>.png`` (default: ``pen-dev/pen_digits``, ``scan-dev/usps_digits``
-and ``pen-dev/pen_letters`` beside the repository). For a folder of digits it prints: right (an abstention
-counts as wrong), best guess right (the top digit, abstaining or not), "not sure", the expected calibration
-error (15 bins) of the confidence shown, and the commonest mistakes. For a folder of letters (not digits):
-how often a digit is named. With the MNIST files at hand, the test set's accuracy and ECE too.
+Each FOLDER holds files named ``*_<label>.png`` (default: ``pen-dev/pen_digits``,
+``scan-dev/usps_digits`` and ``pen-dev/pen_letters`` beside the repository). For a folder of digits it
+prints: right (an abstention counts as wrong), best guess right (the top digit, abstaining or not), "not
+sure", the expected calibration error (15 bins) of the confidence shown, and the commonest mistakes. For a
+folder of letters (not digits): how often a digit is named. With the MNIST files at hand, the test set's
+accuracy and ECE too. ``--rules 0.12`` also chooses the answer rules on these folders (see
+``mnist_cnn.predict.AnswerRule``) and prints their figures side by side.
 """
 
 from __future__ import annotations
@@ -24,9 +26,17 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_cnn.devsets import FolderReport, expected_calibration_error, measure_folder, with_threshold  # noqa: E402
+from mnist_cnn.devsets import (  # noqa: E402
+    FolderReport,
+    choose_answer_rule,
+    choose_threshold,
+    expected_calibration_error,
+    measure_folder,
+    with_rule,
+    with_threshold,
+)
 from mnist_cnn.hub import load_model_source  # noqa: E402
-from mnist_cnn.predict import Predictor  # noqa: E402
+from mnist_cnn.predict import AnswerRule, Predictor  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_FOLDERS = [
@@ -78,6 +88,22 @@ def print_sweep(reports: dict[str, FolderReport]) -> None:
         print(f"  {threshold:11.2f} | " + " | ".join(cells))
 
 
+def print_rules(reports: dict[str, FolderReport], budget: float) -> None:
+    """The best one-question rule and the best two-question rule at the same letters budget, side by side."""
+    digit_reports = [r for r in reports.values() if is_digit_folder(r)]
+    letters = [r for r in reports.values() if not is_digit_folder(r)]
+    if not digit_reports or not letters:
+        print("\n--rules needs a folder of digits and one of letters")
+        return
+    one = AnswerRule(abstain_below=choose_threshold(letters[0], budget, np.round(np.arange(0.0, 1.001, 0.05), 2)))
+    two = choose_answer_rule(digit_reports, letters[0], budget)
+    print(f"\nanswer rules naming a digit for at most {100 * budget:.1f}% of {list(reports)[-1]}:")
+    for name, rule in (("one question", one), ("two questions", two)):
+        cells = [f"{100 * with_rule(r, rule).accuracy:.2f}%" for r in digit_reports]
+        named = 100 * with_rule(letters[0], rule).named_a_digit
+        print(f"  {name}: {rule}\n    digits right {' / '.join(cells)}, letters named a digit {named:.1f}%")
+
+
 def print_mnist(bundle, predictor: Predictor, data_dir: str) -> None:
     from mnist_cnn.data import load_mnist
     from mnist_cnn.evaluation import evaluate_test_set
@@ -99,6 +125,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR"), help="MNIST files, for the test set")
     parser.add_argument("--sweep", action="store_true", help="also print the figures for other abstention thresholds")
     parser.add_argument("--mistakes", type=int, default=12, help="most common (true -> read) mistakes to list")
+    parser.add_argument(
+        "--rules",
+        type=float,
+        metavar="BUDGET",
+        help="also choose the answer rules (one question, two questions) naming a digit for at most this share "
+        "of the letters, and print their figures",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -118,6 +151,8 @@ def main() -> None:
     print(f"({files} files in {took:.1f} s, {1000 * took / files:.2f} ms each)")
     if args.sweep:
         print_sweep(reports)
+    if args.rules is not None:
+        print_rules(reports, args.rules)
     if args.data_dir:
         print_mnist(bundle, predictor, args.data_dir)
     print(f"\n{GOALS}")

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         "predict",
         help="predict the digit in image files",
         description="Predict digits with the app's preprocessing and model. Prints one JSON object per image: "
-        '{"path", "digit" (null when the model abstains), "confidence", "probabilities" (calibrated, digits 0-9), '
+        '{"path", "digit" (null when the model abstains), "alternative" (the runner-up when two digits compete, '
+        'else null), "confidence", "probabilities" (calibrated, digits 0-9), '
         '"not_a_digit"}; unreadable files '
         'get an "error" field.',
     )
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             line = {
                 "path": path,
                 "digit": result.digit,
+                "alternative": result.alternative,
                 "confidence": round(result.confidence, 6),
                 "probabilities": [round(p, 6) for p in result.probabilities],
                 "not_a_digit": round(result.not_a_digit, 6),

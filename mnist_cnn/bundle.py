@@ -129,16 +129,21 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+CALIBRATION_THRESHOLDS = ("abstain_below", "not_a_digit_above", "digits_below", "alternative_below")
+
+
 def read_calibration(path: Path) -> dict[str, float]:
-    """``calibration.json``: a positive ``temperature`` and an ``abstain_below`` in [0, 1]."""
+    """``calibration.json``: a positive ``temperature``, an ``abstain_below`` in [0, 1], and optionally the
+    other thresholds of the answer rule (``mnist_cnn.predict.AnswerRule``), each in [0, 1]."""
     data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    temperature, abstain_below = data.get("temperature", 1.0), data.get("abstain_below", 0.5)
-    valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (temperature, abstain_below))
-    if not (valid and temperature > 0 and 0 <= abstain_below <= 1):
-        raise ValueError(f"temperature must be > 0 and abstain_below in [0, 1], got {temperature!r}, {abstain_below!r}")
-    return {**data, "temperature": float(temperature), "abstain_below": float(abstain_below)}
+    values = {"temperature": data.get("temperature", 1.0), "abstain_below": data.get("abstain_below", 0.5)}
+    values |= {key: data[key] for key in CALIBRATION_THRESHOLDS if key in data}
+    valid = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values.values())
+    if not (valid and values["temperature"] > 0 and all(0 <= values[k] <= 1 for k in values if k != "temperature")):
+        raise ValueError(f"temperature must be > 0 and each threshold in [0, 1], got {values!r}")
+    return {**data, **{key: float(value) for key, value in values.items()}}
 
 
 def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .predict import Predictor
+from .predict import AnswerRule, Predictor
 
 LABEL_IN_NAME = re.compile(r"_([0-9A-Za-z])\.png$")
 ECE_BINS = 15
@@ -62,6 +62,7 @@ class FolderReport:
     digits: list[int | None]  # the app's answer; None when it abstains or finds no ink
     confidence: np.ndarray  # the confidence shown for the top digit
     best: np.ndarray  # the top digit, abstaining or not
+    probabilities: np.ndarray | None = None  # (N, 11) calibrated, digits then "not a digit"; 0 without ink
 
     @property
     def named_a_digit(self) -> float:
@@ -110,11 +111,39 @@ def choose_threshold(letters: FolderReport, budget: float, grid: np.ndarray | No
 
 def measure_folder(predictor: Predictor, folder: Path) -> FolderReport:
     """Run every labelled file through the app's path (preprocessing, model, abstention)."""
-    labels, digits, confidence, best = [], [], [], []
+    labels, digits, confidence, best, probabilities = [], [], [], [], []
     for path, label in labelled_files(folder):
         result = predictor(path)
         labels.append(label)
         digits.append(result.digit)
         confidence.append(result.confidence)
         best.append(int(np.argmax(result.probabilities)) if result.model_input is not None else -1)
-    return FolderReport(labels, digits, np.array(confidence), np.array(best))
+        probabilities.append([*result.probabilities, result.not_a_digit])
+    return FolderReport(labels, digits, np.array(confidence), np.array(best), np.array(probabilities))
+
+
+def with_rule(report: FolderReport, rule: AnswerRule) -> FolderReport:
+    """The same files answered under another answer rule (from their stored probabilities)."""
+    digits = [rule.answer(p)[0] if b >= 0 else None for p, b in zip(report.probabilities, report.best, strict=True)]
+    return FolderReport(report.labels, digits, report.confidence, report.best, report.probabilities)
+
+
+def choose_answer_rule(
+    digit_reports: list[FolderReport],
+    letters: FolderReport,
+    budget: float,
+    alternative_below: float = 0.0,
+) -> AnswerRule:
+    """The two-question rule (``not_a_digit_above``, ``digits_below``; no one-question threshold) that
+    answers the most digits right, averaged over ``digit_reports``, while naming a digit for at most
+    ``budget`` of ``letters``; ties go to the rule that refuses least."""
+    best_rule, best_score = None, -1.0
+    for not_a_digit_above in [*np.round(np.arange(0.2, 0.951, 0.05), 2), 1.0]:
+        for digits_below in np.round(np.arange(0.95, -0.001, -0.05), 2):
+            rule = AnswerRule(0.0, float(not_a_digit_above), float(abs(digits_below)), alternative_below)
+            if with_rule(letters, rule).named_a_digit > budget:
+                continue
+            score = float(np.mean([with_rule(report, rule).accuracy for report in digit_reports]))
+            if score >= best_score:
+                best_rule, best_score = rule, score
+    return best_rule or AnswerRule(abstain_below=1.0, alternative_below=alternative_below)

@@ -9,13 +9,43 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bundle import LoadedBundle
+from .bundle import CALIBRATION_THRESHOLDS, LoadedBundle
 from .sketch import SketchError, sketch_to_mnist
 
 ABSTAIN_BELOW = 0.5  # below this top probability the answer is "not sure", not a made-up digit
 NOT_A_DIGIT_LABEL = "not a digit"  # the 11th output of a model trained with generated non-digits
 EMPTY_MESSAGE = "Draw a digit"
 UNSURE_MESSAGE = "Not sure this is a digit"
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """How calibrated probabilities become an answer, keeping two questions apart: is it a digit at all,
+    and which one. The thresholds are chosen on the dev folders and stored in ``calibration.json``; a
+    bundle that stores only ``abstain_below`` gets the rule it was made with (a digit, or "not sure")."""
+
+    abstain_below: float = ABSTAIN_BELOW  # the best digit below this: "not sure" (the older, one-question rule)
+    not_a_digit_above: float = 1.0  # P("not a digit") above this: not a digit (1: never)
+    digits_below: float = 0.0  # the two best digits together below this: not a digit either
+    alternative_below: float = 0.0  # a digit whose probability is below this is named with its runner-up
+
+    @classmethod
+    def from_calibration(cls, calibration: dict[str, Any] | None) -> AnswerRule:
+        calibration = calibration or {}
+        return cls(**{key: float(calibration[key]) for key in CALIBRATION_THRESHOLDS if key in calibration})
+
+    def answer(self, probs: np.ndarray) -> tuple[int | None, int | None]:
+        """``(digit, alternative)`` from the calibrated probabilities of every output (digits 0-9 first):
+        ``(None, None)`` for "not a digit"; an ``alternative`` only when two digits compete."""
+        digits = probs[:10]
+        best, second = (int(i) for i in np.argsort(-digits, kind="stable")[:2])
+        if (
+            digits[best] < self.abstain_below
+            or float(probs[10:].sum()) > self.not_a_digit_above
+            or digits[best] + digits[second] < self.digits_below
+        ):
+            return None, None
+        return best, (second if digits[best] < self.alternative_below else None)
 
 
 @dataclass
@@ -27,9 +57,16 @@ class Prediction:
     model_input: np.ndarray | None = None  # the 28x28 image the model saw
     message: str = ""  # why there is no digit
     error: str | None = None  # set when the input could not be read as an image at all
+    alternative: int | None = None  # the runner-up, named when it competes with ``digit``
 
     def status_markdown(self) -> str:
-        """One line for people: the digit and how sure, or why there is none."""
+        """One line for people: the digit and how sure (with its runner-up when two compete), or why there
+        is none."""
+        if self.digit is not None and self.alternative is not None:
+            runner_up = self.probabilities[self.alternative]
+            return (
+                f"**{self.digit}**, or maybe {self.alternative} ({100 * self.confidence:.0f}% / {100 * runner_up:.0f}%)"
+            )
         if self.digit is not None:
             return f"**{self.digit}** ({100 * self.confidence:.0f}% sure)"
         if self.model_input is None:
@@ -52,19 +89,33 @@ class Predictor:
     validation split by train.py) so that the confidence shown is a calibrated probability.
     """
 
-    def __init__(self, model: nn.Module, temperature: float = 1.0, abstain_below: float = ABSTAIN_BELOW):
-        if not (temperature > 0 and 0 <= abstain_below <= 1):
-            raise ValueError(f"need temperature > 0 and abstain_below in [0, 1], got {temperature}, {abstain_below}")
+    def __init__(
+        self,
+        model: nn.Module,
+        temperature: float = 1.0,
+        abstain_below: float = ABSTAIN_BELOW,
+        rule: AnswerRule | None = None,
+    ):
+        """``rule``: the whole answer rule; without it, "not sure" below ``abstain_below`` alone."""
+        rule = rule or AnswerRule(abstain_below=abstain_below)
+        thresholds = [getattr(rule, key) for key in CALIBRATION_THRESHOLDS]
+        if not (temperature > 0 and all(0 <= t <= 1 for t in thresholds)):
+            raise ValueError(f"need temperature > 0 and thresholds in [0, 1], got {temperature}, {rule}")
         # channels_last runs these convolutions ~20% faster on one CPU thread, even for a single image
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.temperature = float(temperature)
-        self.abstain_below = float(abstain_below)
+        self.rule = rule
+
+    @property
+    def abstain_below(self) -> float:
+        return self.rule.abstain_below
 
     @classmethod
     def from_bundle(cls, bundle: LoadedBundle) -> Predictor:
-        """A predictor with the bundle's stored calibration (temperature 1 and the default threshold without)."""
+        """A predictor with the bundle's stored calibration and answer rule (temperature 1 and the default
+        threshold without)."""
         calibration = bundle.calibration or {}
-        return cls(bundle.model, calibration.get("temperature", 1.0), calibration.get("abstain_below", ABSTAIN_BELOW))
+        return cls(bundle.model, calibration.get("temperature", 1.0), rule=AnswerRule.from_calibration(calibration))
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities from logits ``(N, classes)``."""
@@ -91,15 +142,16 @@ class Predictor:
         return self.prediction(field28, self.probabilities(field28))
 
     def prediction(self, field28: np.ndarray, probs: np.ndarray) -> Prediction:
-        """The answer for one 28x28 image from its calibrated probabilities: the digit, or "not sure"."""
+        """The answer for one 28x28 image from its calibrated probabilities: the digit (and its runner-up
+        when two compete), or "not sure this is a digit"."""
         top = int(probs[:10].argmax())
-        confidence = float(probs[top])
-        sure = confidence >= self.abstain_below
+        digit, alternative = self.rule.answer(probs)
         return Prediction(
-            digit=top if sure else None,
-            confidence=confidence,
+            digit=digit,
+            confidence=float(probs[top]),
             probabilities=[float(p) for p in probs[:10]],
             not_a_digit=float(probs[10:].sum()),
             model_input=field28,
-            message="" if sure else UNSURE_MESSAGE,
+            message="" if digit is not None else UNSURE_MESSAGE,
+            alternative=alternative,
         )

@@ -66,3 +66,35 @@ def test_measure_folder_counts_abstentions_as_wrong(tmp_path):
     assert report.abstained == pytest.approx(1 / 3) and report.top_correct.tolist() == [True, True, False]
     with pytest.raises(FileNotFoundError):
         labelled_files(tmp_path / "missing")
+
+
+def report_of(rows: list[tuple[str, dict[int, float], float]]) -> FolderReport:
+    """A folder's report from (label, digit probabilities, P(not a digit)) per file."""
+    probabilities = np.zeros((len(rows), 11))
+    for i, (_, digits, not_a_digit) in enumerate(rows):
+        for digit, p in digits.items():
+            probabilities[i, digit] = p
+        probabilities[i, 10] = not_a_digit
+    best = probabilities[:, :10].argmax(axis=1)
+    confidence = probabilities[:, :10].max(axis=1)
+    return FolderReport([r[0] for r in rows], [int(b) for b in best], confidence, best, probabilities)
+
+
+def test_answer_rule_is_chosen_within_the_letters_budget():
+    from mnist_cnn.devsets import choose_answer_rule, with_rule
+    from mnist_cnn.predict import AnswerRule
+
+    digits = report_of(
+        [("4", {4: 0.95}, 0.0), ("4", {4: 0.55, 9: 0.40}, 0.05), ("7", {7: 0.5, 1: 0.2}, 0.3), ("1", {1: 0.9}, 0.1)]
+    )
+    letters = report_of(
+        [("a", {6: 0.2, 0: 0.1}, 0.7), ("y", {4: 0.3, 9: 0.3}, 0.4), ("h", {4: 0.5}, 0.5), ("U", {7: 0.7}, 0.1)]
+    )
+    rule = choose_answer_rule([digits], letters, budget=0.0, alternative_below=0.8)
+    # refusing the U (a 7 at 70%, hardly "not a digit") costs the 7 whose two best digits make 70%; the
+    # hesitant 4 is still read
+    assert rule == AnswerRule(0.0, 1.0, 0.75, 0.8)
+    assert with_rule(letters, rule).named_a_digit == 0.0
+    assert with_rule(digits, rule).digits == [4, 4, None, 1]
+    loose = choose_answer_rule([digits], letters, budget=1.0)
+    assert with_rule(digits, loose).accuracy == 1.0 and loose == AnswerRule(0.0, 1.0, 0.0, 0.0)  # refuses nothing

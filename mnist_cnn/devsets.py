@@ -139,8 +139,8 @@ def choose_answer_rule(
     ``budget`` of ``letters``; ties go to the rule that refuses least."""
     best_rule, best_score = None, -1.0
     for not_a_digit_above in [*np.round(np.arange(0.2, 0.951, 0.05), 2), 1.0]:
-        for digits_below in np.round(np.arange(0.95, -0.001, -0.05), 2):
-            rule = AnswerRule(0.0, float(not_a_digit_above), float(abs(digits_below)), alternative_below)
+        for digits_below in np.round(np.arange(0.0, 0.951, 0.05), 2)[::-1]:
+            rule = AnswerRule(0.0, float(not_a_digit_above), float(digits_below), alternative_below)
             if with_rule(letters, rule).named_a_digit > budget:
                 continue
             score = float(np.mean([with_rule(report, rule).accuracy for report in digit_reports]))

@@ -23,7 +23,7 @@ from scipy.ndimage import distance_transform_edt
 from skimage.morphology import skeletonize
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from .synthetic import FIELD, normalize_like_mnist
+from .synthetic import FIELD, normalize_like_mnist, pen_ink, uniform
 
 INK = 0.5  # a pixel at least this bright is ink, for the skeleton
 FAR = 255  # the distance stored where an image has no skeleton at all (blank)
@@ -31,10 +31,6 @@ PEN_WIDTHS = (1.5, 4.5)  # restroke pen widths in pixels of the 28x28 field (MNI
 ELASTIC_ALPHA = 34.0  # Simard et al.'s displacement scale (pixels) and smoothing for 28x28 digits
 ELASTIC_SIGMA = 4.0
 SCAN_SIDES = (10, 16)  # the low resolution a scan-like rendering passes through, in pixels
-
-
-def _uniform(n: int, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
 
 def skeleton_distance(images: torch.Tensor) -> torch.Tensor:
@@ -51,10 +47,9 @@ def skeleton_distance(images: torch.Tensor) -> torch.Tensor:
 
 def restroke(distances: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
     """Skeletons (``skeleton_distance`` of a batch, on its device) drawn with a round pen of ``widths``
-    pixels ``(N,)``, anti-aliased over one pixel as ``synthetic.draw_segments`` draws; then normalized."""
+    pixels ``(N,)``, anti-aliased as ``synthetic.draw_segments`` draws (``pen_ink``); then normalized."""
     distance = distances.float().div(10).unsqueeze(1)  # (N, 1, 28, 28) in pixels
-    ink = (widths.view(-1, 1, 1, 1) / 2 + 0.5 - distance).clamp(0, 1)
-    return normalize_like_mnist(ink)
+    return normalize_like_mnist(pen_ink(distance, widths.view(-1, 1, 1, 1)))
 
 
 def elastic(
@@ -84,7 +79,7 @@ def scan_like(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     thicker = torch.lerp(
         images,
         F.max_pool2d(images, 3, stride=1, padding=1),
-        _uniform(n, 0.3, 1.0, generator, device).view(n, 1, 1, 1),
+        uniform(n, 0.3, 1.0, generator, device).view(n, 1, 1, 1),
     )
     sides = torch.randint(SCAN_SIDES[0], SCAN_SIDES[1] + 1, (n,), generator=generator, device=device)
     out = torch.empty_like(images)
@@ -106,7 +101,7 @@ def redraw_batch(
     ``distances``) and ``scan_share`` rendered like a scan; the rest unchanged."""
     n, device = images.shape[0], images.device
     choice = torch.rand(n, generator=generator, device=device)
-    widths = _uniform(n, *PEN_WIDTHS, generator, device)
+    widths = uniform(n, *PEN_WIDTHS, generator, device)
     out = images
     if restroke_share > 0 and distances is not None:
         drawn = restroke(distances, widths)

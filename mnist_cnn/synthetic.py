@@ -26,11 +26,17 @@ CENTER = 14.0
 NOT_A_DIGIT = 10  # the label of generated non-digits: the model's 11th output
 
 
-def _uniform(shape, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
+def uniform(shape, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
     return torch.rand(shape, generator=generator, device=device) * (high - low) + low
 
 
 # --- drawing -------------------------------------------------------------------------------------
+
+
+def pen_ink(distance: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """Coverage of pixels ``distance`` pixels from a pen's path by a round pen ``widths`` wide (broadcast),
+    with one pixel of anti-aliasing at the edge."""
+    return (widths / 2 + 0.5 - distance).clamp(0, 1)
 
 
 def draw_segments(starts: torch.Tensor, ends: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
@@ -43,8 +49,7 @@ def draw_segments(starts: torch.Tensor, ends: torch.Tensor, widths: torch.Tensor
     t = ((grid - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-6)
     nearest = a + t.clamp(0, 1).unsqueeze(-1) * ab
     distance = (grid - nearest).norm(dim=-1)  # (N, K, 784)
-    # Coverage of a pixel by a pen of this width, with one pixel of anti-aliasing at the edge.
-    ink = (widths.unsqueeze(-1) / 2 + 0.5 - distance).clamp(0, 1) * (widths.unsqueeze(-1) > 0)
+    ink = pen_ink(distance, widths.unsqueeze(-1)) * (widths.unsqueeze(-1) > 0)
     return ink.amax(dim=1).view(-1, 1, FIELD, FIELD)
 
 
@@ -127,7 +132,7 @@ def add_style_strokes(
     n, device = images.shape[0], images.device
 
     def u(low: float, high: float) -> torch.Tensor:
-        return _uniform(n, low, high, generator, device)
+        return uniform(n, low, high, generator, device)
 
     chosen = torch.rand(n, generator=generator, device=device) < probability
     zero, one, seven = chosen & (labels == 0), chosen & (labels == 1), chosen & (labels == 7)
@@ -254,8 +259,8 @@ def letter_shapes(n: int, generator: torch.Generator, device) -> torch.Tensor:
     # pen lifts and overshoots make them do.
     starts = starts + 0.07 * torch.randn(starts.shape, generator=generator, device=device)
     ends = ends + 0.07 * torch.randn(ends.shape, generator=generator, device=device)
-    aspect = _LETTER_ASPECT.to(device)[which] * _uniform(n, 0.7, 1.3, generator, device)
-    slant = _uniform(n, -0.35, 0.35, generator, device)
+    aspect = _LETTER_ASPECT.to(device)[which] * uniform(n, 0.7, 1.3, generator, device)
+    slant = uniform(n, -0.35, 0.35, generator, device)
     height = 20.0
 
     def place(points: torch.Tensor) -> torch.Tensor:
@@ -263,14 +268,14 @@ def letter_shapes(n: int, generator: torch.Generator, device) -> torch.Tensor:
         y = (points[..., 1] - 0.5) * height
         return torch.stack([x + CENTER, y + CENTER], -1)
 
-    widths = _uniform((n, 1), 1.2, 3.2, generator, device) * mask
+    widths = uniform((n, 1), 1.2, 3.2, generator, device) * mask
     return normalize_like_mnist(draw_segments(place(starts), place(ends), widths))
 
 
 def scribbles(n: int, generator: torch.Generator, device, points: int = 9) -> torch.Tensor:
     """Random pen doodles: polylines through ``points`` random points with sharp turns."""
-    pts = _uniform((n, points, 2), 3.0, 25.0, generator, device)
-    widths = _uniform((n, 1), 1.2, 3.2, generator, device).expand(n, points - 1)
+    pts = uniform((n, points, 2), 3.0, 25.0, generator, device)
+    widths = uniform((n, 1), 1.2, 3.2, generator, device).expand(n, points - 1)
     return normalize_like_mnist(draw_segments(pts[:, :-1], pts[:, 1:], widths))
 
 
@@ -278,7 +283,7 @@ def overlaid_pairs(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     """Two different digits of the batch drawn over each other, shifted sideways: a number, not a digit."""
     n, device = images.shape[0], images.device
     partner = torch.randperm(n, generator=generator, device=device)
-    shift = _uniform(n, 5.0, 11.0, generator, device) * torch.where(
+    shift = uniform(n, 5.0, 11.0, generator, device) * torch.where(
         torch.rand(n, generator=generator, device=device) < 0.5,
         -1.0,
         1.0,

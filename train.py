@@ -42,11 +42,13 @@ from mnist_cnn.bundle import (
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
 from mnist_cnn.devsets import (
+    choose_answer_rule,
     choose_threshold,
+    concatenate_reports,
     expected_calibration_error,
     measure_folder,
     reliability_table,
-    with_threshold,
+    with_rule,
 )
 from mnist_cnn.evaluation import TestReport, build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
@@ -59,7 +61,7 @@ from mnist_cnn.plots import (
     plot_reliability,
     plot_samples,
 )
-from mnist_cnn.predict import Predictor
+from mnist_cnn.predict import AnswerRule, Predictor
 from mnist_cnn.training import (
     FitResult,
     TrainConfig,
@@ -87,8 +89,10 @@ NEGATIVES = 0.4  # generated non-digits added to each batch, as a share of its d
 RESTROKE = 0.0  # share of digits redrawn from their skeleton with a random round pen (mnist_cnn/redraw.py)
 SCAN_LIKE = 0.0  # share of digits rendered thick and blurred, like an enlarged 10-16 px scan
 ELASTIC = 0.0  # share of images given an elastic distortion (Simard et al., 2003)
+FONT_LETTERS = 0.0  # share of the generated letters taken from fonts and redrawn with a pen (mnist_cnn/redraw.py)
 ABSTAIN_BELOW = 0.5  # the app says "not sure" below this calibrated probability, unless chosen on --dev-dir:
-LETTERS_BUDGET = 0.12  # then the lowest threshold at which at most 12% of pen_letters get a digit named
+LETTERS_BUDGET = 0.10  # then the answer rule reading most dev digits right while naming a digit for <= 10% of letters
+ALTERNATIVE_BELOW = 0.8  # below this probability for the best digit, the app names the runner-up too
 VALIDATION_SIZE = 5000  # held out from the 60,000 training images
 SWEEP_EPOCHS = 3  # length of each learning-rate sweep run
 SAMPLE_PACK_SIZE = 1000  # random test images for the app, plus every mistake
@@ -147,6 +151,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of images given an elastic distortion, Simard et al. 2003 (0: none)",
     )
     parser.add_argument(
+        "--font-letters",
+        type=float,
+        default=FONT_LETTERS,
+        help="share of the generated non-digit letters taken from fonts, restroked and bent like handwriting (0: none)",
+    )
+    parser.add_argument(
         "--ema-decay",
         type=float,
         default=EMA_DECAY,
@@ -165,9 +175,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dev-dir",
         type=Path,
-        default=os.environ.get(DEV_DIR_ENV),
-        help="folder of real handwriting to measure on (pen_digits/, pen_letters/; never trained on); "
-        f"the figures go into the metrics and the model card (default: ${DEV_DIR_ENV})",
+        nargs="+",
+        default=[Path(p) for p in os.environ.get(DEV_DIR_ENV, "").split(os.pathsep) if p],
+        help="folders of real handwriting to measure on and choose the answer rule on, never trained on: each "
+        "subfolder of *_<label>.png files (pen_digits/, usps_digits/, pen_letters/) is measured; the figures go "
+        f"into the metrics and the model card (default: ${DEV_DIR_ENV}, several joined by {os.pathsep!r})",
     )
     parser.add_argument("--val-size", type=int, default=VALIDATION_SIZE, help="validation images held out of training")
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
@@ -205,6 +217,7 @@ def training_settings(args: argparse.Namespace) -> tuple[TrainConfig, dict]:
         restroke=args.restroke,
         scan_like=args.scan_like,
         elastic=args.elastic,
+        font_letters=args.font_letters,
         seed=args.seed,
     )
     model_config = dict(channels=list(recipe["channels"]), dropout=recipe["dropout"], num_classes=NUM_CLASSES)
@@ -299,25 +312,25 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
         report.loss,
         100 * test_ece,
     )
-    dev_sets, abstain_below = measure_dev_sets(Predictor(model, temperature, 0.0), args.dev_dir, reliability)
+    dev_sets, rule, chosen_on = measure_dev_sets(Predictor(model, temperature, 0.0), args.dev_dir, reliability)
     calibration = dict(
         temperature=temperature,
-        abstain_below=abstain_below,
+        **asdict(rule),
         fitted_on=f"validation split ({len(val[0])} digits, with styles and generated non-digits)",
-        abstain_below_chosen_on=f"{args.dev_dir}: the lowest threshold naming a digit for at most "
-        f"{100 * LETTERS_BUDGET:.0f}% of pen_letters"
-        if dev_sets
-        else "default",
+        answer_rule_chosen_on=chosen_on,
     )
     metrics = dict(
         test_accuracy=report.accuracy,
         test_loss=report.loss,
         test_errors=int(len(report.misclassified)),
         test_size=len(report.labels),
-        test_answered_right=float(np.mean(correct & (confidence >= abstain_below))),
+        test_answered_right=float(
+            np.mean([rule.answer(p)[0] == label for p, label in zip(report.probabilities, report.labels, strict=True)])
+        ),
         test_ece=test_ece,
         temperature=temperature,
-        abstain_below=abstain_below,
+        abstain_below=rule.abstain_below,
+        answer_rule=rule.describe(),
         dev_sets=dev_sets,
         per_class=report.per_class,
         confusion_matrix=report.confusion.tolist(),
@@ -399,43 +412,66 @@ def check_and_push(
     return 130 if result.interrupted else 0
 
 
-def measure_dev_sets(predictor: Predictor, dev_dir: Path | None, reliability: dict) -> tuple[dict | None, float]:
-    """The app's answers on folders of real handwriting, if given, and the "not sure" threshold chosen
-    on them: figures for the metrics and the card. ``predictor`` must not abstain (threshold 0)."""
-    if dev_dir is None or not (Path(dev_dir) / "pen_digits").is_dir() or not (Path(dev_dir) / "pen_letters").is_dir():
-        if dev_dir is not None:
-            log.warning("No pen_digits/ and pen_letters/ in %s: not measuring real handwriting.", dev_dir)
-        return None, ABSTAIN_BELOW
+def measure_dev_sets(
+    predictor: Predictor,
+    dev_dirs: list[Path],
+    reliability: dict,
+) -> tuple[dict | None, AnswerRule, str]:
+    """The app's answers on the folders of real handwriting in ``dev_dirs``, under the answer rule chosen on
+    them: figures for the metrics and the card, the rule, and where it was chosen. ``predictor`` must not
+    abstain (threshold 0). Without a folder of digits and one of letters, the default rule."""
+    folders = [f for d in dev_dirs for f in sorted(Path(d).iterdir()) if f.is_dir() and any(f.glob("*_?.png"))]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the app
-    digits = measure_folder(predictor, Path(dev_dir) / "pen_digits")
-    letters = measure_folder(predictor, Path(dev_dir) / "pen_letters")
+    reports = {folder.name: measure_folder(predictor, folder) for folder in folders}
     torch.set_num_threads(threads)
-    threshold = choose_threshold(letters, LETTERS_BUDGET)
-    digits, letters = with_threshold(digits, threshold), with_threshold(letters, threshold)
-    results = {
-        "pen_digits": dict(
-            files=len(digits.labels),
-            accuracy=digits.accuracy,
-            abstained=digits.abstained,
-            ece=digits.ece,
-            summary=f"{100 * digits.accuracy:.1f}% right ({100 * digits.abstained:.1f}% abstained, counted wrong), "
-            f"ECE {100 * digits.ece:.2f} points, {len(digits.labels)} drawings",
-        ),
-        "pen_letters": dict(
-            files=len(letters.labels),
-            named_a_digit=letters.named_a_digit,
-            summary=f"a digit named for {100 * letters.named_a_digit:.1f}% of {len(letters.labels)} letters",
-        ),
-    }
-    reliability[f"pen_digits (ECE {100 * digits.ece:.2f} points)"] = reliability_table(
-        digits.confidence[digits.best >= 0],
-        digits.top_correct[digits.best >= 0],
+    digits = {name: r for name, r in reports.items() if all(label.isdigit() for label in r.labels)}
+    letters = {name: r for name, r in reports.items() if name not in digits}
+    if not digits or not letters:
+        if dev_dirs:
+            log.warning("No folders of digits and of letters in %s: not measuring real handwriting.", dev_dirs)
+        return None, AnswerRule(abstain_below=ABSTAIN_BELOW, alternative_below=ALTERNATIVE_BELOW), "default"
+    all_letters = concatenate_reports(list(letters.values()))
+    one_question = AnswerRule(abstain_below=choose_threshold(all_letters, LETTERS_BUDGET))
+    two_questions = choose_answer_rule(list(digits.values()), all_letters, LETTERS_BUDGET)
+
+    def digits_right(rule: AnswerRule) -> float:
+        return float(np.mean([with_rule(r, rule).accuracy for r in digits.values()]))
+
+    rule = max((one_question, two_questions), key=digits_right)  # ties: the one-question rule
+    rule = replace(rule, alternative_below=ALTERNATIVE_BELOW)
+    chosen_on = (
+        f"{', '.join(str(d) for d in dev_dirs)}: of the one- and two-question rules naming a digit for at most "
+        f"{100 * LETTERS_BUDGET:.0f}% of {', '.join(letters)}, the one reading most of {', '.join(digits)} right"
     )
-    log.info("Not-sure threshold %.2f (chosen on %s)", threshold, dev_dir)
+    results = {}
+    for name, report in reports.items():
+        report = with_rule(report, rule)
+        if name in digits:
+            results[name] = dict(
+                files=len(report.labels),
+                accuracy=report.accuracy,
+                best_guess_right=float(report.top_correct.mean()),
+                abstained=report.abstained,
+                ece=report.ece,
+                summary=f"{100 * report.accuracy:.1f}% right ({100 * report.abstained:.1f}% not sure, counted "
+                f"wrong), best guess right {100 * report.top_correct.mean():.1f}%, ECE {100 * report.ece:.2f} "
+                f"points, {len(report.labels)} drawings",
+            )
+            reliability[f"{name} (ECE {100 * report.ece:.2f} points)"] = reliability_table(
+                report.confidence[report.best >= 0],
+                report.top_correct[report.best >= 0],
+            )
+        else:
+            results[name] = dict(
+                files=len(report.labels),
+                named_a_digit=report.named_a_digit,
+                summary=f"a digit named for {100 * report.named_a_digit:.1f}% of {len(report.labels)} letters",
+            )
+    log.info("Answer rule: %s (chosen on %s)", rule.describe(), chosen_on)
     for name, row in results.items():
         log.info("%s: %s", name, row["summary"])
-    return results, threshold
+    return results, rule, chosen_on
 
 
 def describe_device(device: str) -> str:

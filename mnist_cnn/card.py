@@ -29,7 +29,7 @@ Try it: draw a digit in the [demo Space]({{ space_url }}).
 | test accuracy | {{ "%.2f"|format(100 * metrics.test_accuracy) }}% ({{ metrics.test_errors }} errors in {{ metrics.test_size }}) |
 | test loss (cross-entropy) | {{ "%.4f"|format(metrics.test_loss) }} |
 {% if metrics.test_ece is defined %}| test calibration error (ECE, 15 bins) | {{ "%.2f"|format(100 * metrics.test_ece) }} points (temperature {{ "%.3f"|format(metrics.temperature) }}) |
-| test images answered right (an abstention below {{ "%.0f"|format(100 * metrics.abstain_below) }}% counts as wrong) | {{ "%.2f"|format(100 * metrics.test_answered_right) }}% |
+| test images answered right ("not sure" counts as wrong) | {{ "%.2f"|format(100 * metrics.test_answered_right) }}% |
 {% endif %}| best validation accuracy | {{ "%.2f"|format(100 * metrics.best_val_accuracy) }}% (epoch {{ metrics.best_epoch }} of {{ metrics.epochs_run }}) |
 | parameters | {{ "{:,}".format(metrics.num_parameters) }} |
 | training time | {{ "%.0f"|format(metrics.train_seconds) }} s on {{ metrics.hardware }} |
@@ -46,9 +46,10 @@ Per class on the test set:
 ## Real handwriting (development folders)
 
 MNIST's test set is written like its training set. To see how the model reads other people, it is
-measured on drawings that are not MNIST: pen trajectories from UNIPEN, redrawn as 400x400 sketchpad
-canvases, read through the app's own preprocessing. These folders are development data: used to
-measure and to choose the abstention threshold, never to train.
+measured on drawings that are not MNIST: pen trajectories from UNIPEN and USPS zip-code scans, drawn
+as 400x400 sketchpad canvases, read through the app's own preprocessing. These folders are development
+data: used to measure and to choose the answer rule, never to train. "Best guess right" counts the top
+digit whether or not the demo names it.
 
 | development folder | measured |
 | --- | --- |
@@ -60,8 +61,12 @@ measure and to choose the abstention threshold, never to train.
 
 The probabilities are calibrated by temperature scaling: the logits are divided by
 {{ "%.3f"|format(metrics.temperature) }} (stored in `calibration.json`, fitted on the validation split after
-training), so that "90% sure" is right about 90% of the time. Below a calibrated probability of
+training), so that "90% sure" is right about 90% of the time. {% if metrics.answer_rule is defined -%}
+How the demo answers: {{ metrics.answer_rule }}
+{%- else -%}
+Below a calibrated probability of
 {{ "%.0f"|format(100 * metrics.abstain_below) }}% for the best digit, the demo says "not sure" instead of naming one.
+{%- endif %}
 
 ![Reliability diagram](reliability.png)
 {% endif %}

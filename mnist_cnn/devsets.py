@@ -88,6 +88,19 @@ class FolderReport:
         return expected_calibration_error(self.confidence, self.top_correct)
 
 
+def concatenate_reports(reports: list[FolderReport]) -> FolderReport:
+    """Several folders' reports as one, in order."""
+    return FolderReport(
+        [label for r in reports for label in r.labels],
+        [d for r in reports for d in r.digits],
+        np.concatenate([r.confidence for r in reports]),
+        np.concatenate([r.best for r in reports]),
+        np.concatenate([r.probabilities for r in reports])
+        if all(r.probabilities is not None for r in reports)
+        else None,
+    )
+
+
 def with_threshold(report: FolderReport, abstain_below: float) -> FolderReport:
     """The same answers under another "not sure" threshold (measured once with ``abstain_below=0``)."""
     digits = [

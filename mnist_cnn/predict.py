@@ -47,6 +47,23 @@ class AnswerRule:
             return None, None
         return best, (second if digits[best] < self.alternative_below else None)
 
+    def describe(self) -> str:
+        """The rule in a sentence or two, for the model card and the Model tab."""
+        refusals = []
+        if self.abstain_below > 0:
+            refusals.append(f"the best digit is below {100 * self.abstain_below:.0f}%")
+        if self.not_a_digit_above < 1:
+            refusals.append(f'"not a digit" is above {100 * self.not_a_digit_above:.0f}%')
+        if self.digits_below > 0:
+            refusals.append(f"the two best digits together are below {100 * self.digits_below:.0f}%")
+        text = f'"{UNSURE_MESSAGE}" when {", or ".join(refusals)}.' if refusals else "A digit is always named."
+        if self.alternative_below > 0:
+            text += (
+                f" When the best digit is below {100 * self.alternative_below:.0f}%, the runner-up is named too "
+                '("4, or maybe 9").'
+            )
+        return text
+
 
 @dataclass
 class Prediction:

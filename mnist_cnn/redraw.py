@@ -11,11 +11,20 @@ transforms, each on a whole float batch ``(N, 1, 28, 28)`` in [0, 1] on any devi
   displacement field per image.
 - ``scan_like``: thick, blurred, low-resolution renderings, as a 10-16 px scan enlarged.
 
+And letters for the "not a digit" output, drawn the same way: ``font_letters`` takes the letters of
+``synthetic.LETTER_STROKES`` from the text fonts that ship with matplotlib (upright and italic, sans,
+serif and typewriter), restrokes their skeletons with a random pen and bends them elastically, so that
+they look written rather than printed.
+
 Each image ends normalized as MNIST and ``mnist_cnn.sketch`` do (``normalize_like_mnist``).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,7 +32,7 @@ from scipy.ndimage import distance_transform_edt
 from skimage.morphology import skeletonize
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from .synthetic import FIELD, normalize_like_mnist, pen_ink, uniform
+from .synthetic import BOX, FIELD, LETTER_STROKES, normalize_like_mnist, pen_ink, uniform
 
 INK = 0.5  # a pixel at least this bright is ink, for the skeleton
 FAR = 255  # the distance stored where an image has no skeleton at all (blank)
@@ -31,6 +40,25 @@ PEN_WIDTHS = (1.5, 4.5)  # restroke pen widths in pixels of the 28x28 field (MNI
 ELASTIC_ALPHA = 34.0  # Simard et al.'s displacement scale (pixels) and smoothing for 28x28 digits
 ELASTIC_SIGMA = 4.0
 SCAN_SIDES = (10, 16)  # the low resolution a scan-like rendering passes through, in pixels
+# matplotlib's bundled text fonts (same files on every machine): upright, slanted and italic designs
+LETTER_FONTS = (
+    "DejaVuSans",
+    "DejaVuSans-Bold",
+    "DejaVuSans-Oblique",
+    "DejaVuSerif",
+    "DejaVuSerif-Italic",
+    "DejaVuSerif-BoldItalic",
+    "DejaVuSansMono",
+    "STIXGeneral",
+    "STIXGeneralItalic",
+    "STIXGeneralBolIta",
+    "cmr10",
+    "cmti10",
+    "cmss10",
+    "cmtt10",
+)
+LETTER_ALPHA = 16.0  # a gentler elastic bend for font letters: real letters are smooth, not wobbly
+GLYPH_CANVAS = 96  # pixels: each glyph is rendered this large, then fitted to the 20x20 box
 
 
 def skeleton_distance(images: torch.Tensor) -> torch.Tensor:
@@ -111,3 +139,38 @@ def redraw_batch(
         scanned = (choice >= restroke_share) & (choice < restroke_share + scan_share)
         out = torch.where(scanned.view(n, 1, 1, 1), scan_like(images, generator), out)
     return out
+
+
+def render_glyph(font_path: Path, letter: str) -> np.ndarray:
+    """One letter of a TrueType font as a uint8 28x28 image, white on black, its ink fitted to the 20x20
+    box (longer side) and centred by its mass, as MNIST and ``mnist_cnn.sketch`` centre digits."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(font_path), GLYPH_CANVAS // 2)
+    canvas = Image.new("L", (GLYPH_CANVAS, GLYPH_CANVAS))
+    ImageDraw.Draw(canvas).text((GLYPH_CANVAS // 2, GLYPH_CANVAS // 2), letter, fill=255, font=font, anchor="mm")
+    glyph = canvas.crop(canvas.getbbox())
+    scale = BOX / max(glyph.size)
+    glyph = glyph.resize((max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))), Image.LANCZOS)
+    field = Image.new("L", (FIELD, FIELD))
+    field.paste(glyph, ((FIELD - glyph.width) // 2, (FIELD - glyph.height) // 2))
+    centred = normalize_like_mnist(torch.from_numpy(np.asarray(field, dtype=np.float32) / 255).view(1, 1, FIELD, FIELD))
+    return (centred[0, 0].numpy() * 255).round().astype(np.uint8)
+
+
+@lru_cache(maxsize=1)
+def font_letter_skeletons() -> torch.Tensor:
+    """``skeleton_distance`` of every letter of ``LETTER_STROKES`` in every font of ``LETTER_FONTS``:
+    uint8 ``(len(LETTER_FONTS) * len(LETTER_STROKES), 28, 28)``, rendered once per process (about 1 s)."""
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    glyphs = [render_glyph(fonts / f"{name}.ttf", letter) for name in LETTER_FONTS for letter in LETTER_STROKES]
+    return skeleton_distance(torch.from_numpy(np.stack(glyphs)))
+
+
+def font_letters(n: int, generator: torch.Generator, device) -> torch.Tensor:
+    """``n`` random font letters, each restroked with a random round pen and elastically bent:
+    float ``(n, 1, 28, 28)`` in [0, 1] on ``device``, normalized like MNIST."""
+    skeletons = font_letter_skeletons().to(device)
+    which = torch.randint(len(skeletons), (n,), generator=generator, device=device)
+    drawn = restroke(skeletons[which], uniform(n, *PEN_WIDTHS, generator, device))
+    return normalize_like_mnist(elastic(drawn, generator, alpha=LETTER_ALPHA))

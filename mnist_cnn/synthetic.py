@@ -298,20 +298,34 @@ def overlaid_pairs(images: torch.Tensor, generator: torch.Generator) -> torch.Te
     return normalize_like_mnist(torch.maximum(images, moved))
 
 
-def make_negatives(images: torch.Tensor, labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+def letters_among_negatives(n: int) -> int:
+    """How many of ``n`` generated non-digits are letters."""
+    return 5 * n // 8
+
+
+def make_negatives(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n: int,
+    generator: torch.Generator,
+    drawn_letters: torch.Tensor | None = None,
+) -> torch.Tensor:
     """``n`` non-digits: 5/8 letters, a quarter overlaid pairs of the given digits, 1/8 scribbles.
 
-    1s are kept out of the pairs: a 1 across another digit is how people write a slashed 0 or a
-    crossed 7.
+    ``drawn_letters`` (such as ``redraw.font_letters``), if given, stand in for as many of the template
+    letters. 1s are kept out of the pairs: a 1 across another digit is how people write a slashed 0 or
+    a crossed 7.
     """
     device = images.device
-    n_letters, n_pairs = 5 * n // 8, n // 4
+    n_letters, n_pairs = letters_among_negatives(n), n // 4
+    n_drawn = 0 if drawn_letters is None else min(len(drawn_letters), n_letters)
     candidates = torch.nonzero(labels != 1).flatten()
     order = torch.randperm(len(candidates), generator=generator, device=device)
     pick = candidates[order[:n_pairs]]
     parts = [
-        letter_shapes(n_letters, generator, device),
-        overlaid_pairs(images[pick], generator),
+        letter_shapes(n_letters - n_drawn, generator, device) if n_letters > n_drawn else None,
+        drawn_letters[:n_drawn] if n_drawn else None,
+        overlaid_pairs(images[pick], generator) if len(pick) else None,
         scribbles(n - n_letters - len(pick), generator, device),
     ]
-    return torch.cat(parts)
+    return torch.cat([part for part in parts if part is not None])

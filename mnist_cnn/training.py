@@ -18,8 +18,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from .data import augment_batch, to_float
-from .redraw import elastic, redraw_batch, skeleton_distance
-from .synthetic import NOT_A_DIGIT, add_style_strokes, make_negatives
+from .redraw import elastic, font_letters, redraw_batch, skeleton_distance
+from .synthetic import NOT_A_DIGIT, add_style_strokes, letters_among_negatives, make_negatives
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class TrainConfig:
     restroke: float = 0.0  # share of digits whose skeleton is drawn again with a random round pen (redraw.py)
     scan_like: float = 0.0  # share of digits rendered thick and blurred, like a low-resolution scan
     elastic: float = 0.0  # share of images given an elastic distortion (Simard et al., 2003)
+    font_letters: float = 0.0  # share of the generated letters taken from fonts and redrawn by pen (redraw.py)
     seed: int = 0
     device: str = "cpu"
 
@@ -140,7 +141,9 @@ def add_generated(
     if cfg.style_strokes > 0:
         x = add_style_strokes(x, y, generator, cfg.style_strokes)
     if n_negatives > 0:
-        x = torch.cat([x, make_negatives(x, y, n_negatives, generator)])
+        n_drawn = round(cfg.font_letters * letters_among_negatives(n_negatives))
+        drawn = font_letters(n_drawn, generator, x.device) if n_drawn else None
+        x = torch.cat([x, make_negatives(x, y, n_negatives, generator, drawn)])
         y = torch.cat([y, torch.full((n_negatives,), NOT_A_DIGIT, device=y.device, dtype=y.dtype)])
     return x, y
 

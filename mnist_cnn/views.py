@@ -179,8 +179,11 @@ class BundleView:
         lines = [
             f"The confidence shown is calibrated: logits are divided by a temperature of **{m['temperature']:.3f}**, "
             "fitted on the validation split after training. Expected calibration error (15 bins): "
-            f"**{100 * m['test_ece']:.2f} points** on the MNIST test set. Below "
-            f"{100 * m.get('abstain_below', 0.5):.0f}% for the best digit, the app says it is not sure.",
+            f"**{100 * m['test_ece']:.2f} points** on the MNIST test set. "
+            + m.get(
+                "answer_rule",
+                f"Below {100 * m.get('abstain_below', 0.5):.0f}% for the best digit, the app says it is not sure.",
+            ),
         ]
         dev = m.get("dev_sets") or {}
         if dev:

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import matplotlib
 import numpy as np
 import torch
 
 from mnist_cnn.data import to_float
-from mnist_cnn.redraw import FAR, elastic, redraw_batch, restroke, scan_like, skeleton_distance
-from mnist_cnn.synthetic import BOX, CENTER
+from mnist_cnn.redraw import (
+    FAR,
+    LETTER_FONTS,
+    elastic,
+    font_letter_skeletons,
+    font_letters,
+    redraw_batch,
+    render_glyph,
+    restroke,
+    scan_like,
+    skeleton_distance,
+)
+from mnist_cnn.synthetic import BOX, CENTER, LETTER_STROKES, NOT_A_DIGIT, letters_among_negatives, make_negatives
+from mnist_cnn.training import TrainConfig, add_generated
 
 
 def bars(n: int = 4, width: int = 3) -> torch.Tensor:
@@ -93,3 +108,43 @@ def test_redraw_batch_changes_the_share_asked_for():
     half = redraw_batch(x, distances, torch.Generator().manual_seed(0), 0.25, 0.25)
     changed = np.mean([not torch.allclose(a, b) for a, b in zip(half, x, strict=True)])
     assert 0.3 < changed < 0.7, changed
+
+
+def test_font_letters_render_every_letter_in_every_font_fitted_to_the_box():
+    skeletons = font_letter_skeletons()
+    assert skeletons.shape == (len(LETTER_FONTS) * len(LETTER_STROKES), 28, 28)
+    assert (skeletons < FAR).flatten(1).any(dim=1).all()  # no font lacks a letter (a blank glyph)
+    glyph = render_glyph(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", "T")
+    image = torch.from_numpy(glyph).float().div(255).unsqueeze(0)
+    assert max(ink_box(image)) in (20, 21)  # the longer side fills MNIST's 20x20 box
+    assert np.allclose(centre_of_mass(image), (CENTER, CENTER), atol=1.0)
+
+
+def test_font_letters_are_pen_drawn_non_digits_in_range():
+    generator = torch.Generator().manual_seed(0)
+    letters = font_letters(64, generator, "cpu")
+    assert letters.shape == (64, 1, 28, 28) and letters.dtype == torch.float32
+    assert letters.min() >= 0 and letters.max() <= 1
+    assert (letters.flatten(1).amax(dim=1) > 0.9).all()  # every one has solid ink
+    heights_widths = [max(ink_box(image)) for image in letters]
+    assert min(heights_widths) >= 17 and max(heights_widths) <= 23  # normalized like MNIST (bent a little)
+    again = font_letters(64, torch.Generator().manual_seed(0), "cpu")
+    assert torch.equal(letters, again)  # the seed fixes them
+    other = font_letters(64, torch.Generator().manual_seed(1), "cpu")
+    assert not torch.equal(letters, other)
+
+
+def test_font_letters_take_the_share_of_generated_letters_asked_for():
+    digits, labels = to_float(bars(32)), torch.arange(32) % 10
+    n_letters = letters_among_negatives(32)
+    for share in (0.5, 1.0):
+        cfg = TrainConfig(negatives=1.0, style_strokes=0.0, font_letters=share)
+        x, y = add_generated(digits, labels, cfg, 32, torch.Generator().manual_seed(0))
+        assert x.shape == (64, 1, 28, 28) and (y[32:] == NOT_A_DIGIT).all()
+        n_drawn = round(share * n_letters)
+        drawn = font_letters(n_drawn, torch.Generator().manual_seed(0), "cpu")
+        # after the template letters come the font letters, then the pairs and scribbles
+        assert torch.equal(x[32 + n_letters - n_drawn : 32 + n_letters], drawn)
+    plain = TrainConfig(negatives=1.0, style_strokes=0.0)
+    x, _ = add_generated(digits, labels, plain, 32, torch.Generator().manual_seed(0))
+    assert torch.equal(x[32:], make_negatives(digits, labels, 32, torch.Generator().manual_seed(0)))

@@ -157,13 +157,46 @@ def test_overwrite_replaces_the_bundle_with_the_same_model_for_the_same_seed(smo
 
 
 def test_redrawn_digits_train_and_are_recorded(tmp_path, mnist_folder):
-    """--restroke, --scan-like and --elastic run through a whole (short) training and land in the metrics."""
+    """--restroke, --scan-like, --elastic and --font-letters run through a whole (short) training and land in
+    the metrics."""
     out = tmp_path / "bundle"
-    options = ["--restroke", "0.5", "--scan-like", "0.25", "--elastic", "0.3"]
+    options = ["--restroke", "0.5", "--scan-like", "0.25", "--elastic", "0.3", "--font-letters", "0.5"]
     result = run_train(*SMOKE, *options, *folders(mnist_folder, tmp_path, out))
     assert result.returncode == 0, result.stderr
     config = json.loads((out / "metrics.json").read_text())["config"]
-    assert (config["restroke"], config["scan_like"], config["elastic"]) == (0.5, 0.25, 0.3)
+    assert (config["restroke"], config["scan_like"], config["elastic"], config["font_letters"]) == (0.5, 0.25, 0.3, 0.5)
+
+
+def test_the_answer_rule_is_chosen_on_the_dev_folders_and_recorded(tmp_path, mnist_folder):
+    """--dev-dir with several folders: every labelled subfolder is measured, the rule is chosen on them
+    within the letters budget, and calibration.json, metrics.json and the card say so."""
+    from conftest import pen_dev_dir
+
+    shared = pen_dev_dir().parent
+    pen, scan = tmp_path / "pen-dev", tmp_path / "scan-dev"
+    for source, target in (
+        (shared / "pen-dev" / "pen_digits", pen / "pen_digits"),
+        (shared / "pen-dev" / "pen_letters", pen / "pen_letters"),
+        (shared / "scan-dev" / "usps_digits", scan / "usps_digits"),
+    ):
+        target.mkdir(parents=True)
+        for file in sorted(source.glob("*.png"))[:40]:
+            (target / file.name).write_bytes(file.read_bytes())
+    out = tmp_path / "bundle"
+    result = run_train(*SMOKE, "--dev-dir", str(pen), str(scan), *folders(mnist_folder, tmp_path, out))
+    assert result.returncode == 0, result.stderr
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert {"abstain_below", "not_a_digit_above", "digits_below", "alternative_below"} <= set(calibration)
+    assert calibration["alternative_below"] == 0.8
+    assert str(pen) in calibration["answer_rule_chosen_on"] and "usps_digits" in calibration["answer_rule_chosen_on"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["dev_sets"]) == {"pen_digits", "pen_letters", "usps_digits"}
+    assert metrics["dev_sets"]["pen_letters"]["named_a_digit"] <= 0.10
+    for name in ("pen_digits", "usps_digits"):
+        row = metrics["dev_sets"][name]
+        assert row["files"] == 40 and 0 <= row["accuracy"] <= row["best_guess_right"] <= 1
+    card = (out / "README.md").read_text()
+    assert "How the demo answers:" in card and metrics["answer_rule"] in card and "`usps_digits/`" in card
 
 
 def test_learning_rate_sweep_picks_the_best_on_validation(tmp_path, mnist_folder):

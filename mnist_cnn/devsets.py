@@ -146,17 +146,34 @@ def choose_answer_rule(
     letters: FolderReport,
     budget: float,
     alternative_below: float = 0.0,
+    step: float = 0.01,
 ) -> AnswerRule:
     """The two-question rule (``not_a_digit_above``, ``digits_below``; no one-question threshold) that
     answers the most digits right, averaged over ``digit_reports``, while naming a digit for at most
-    ``budget`` of ``letters``; ties go to the rule that refuses least."""
+    ``budget`` of ``letters``; ties go to the rule that refuses least. A grid of ``step``, searched with
+    whole-folder array operations (about a second for the dev folders)."""
+
+    def columns(report: FolderReport) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        digits = np.sort(report.probabilities[:, :10], axis=1)
+        readable = report.best >= 0  # files without ink are never answered
+        right = readable & report.top_correct
+        return report.probabilities[:, 10:].sum(axis=1), digits[:, -1] + digits[:, -2], np.where(readable, right, -1)
+
+    letter_cols, digit_cols = columns(letters), [columns(r) for r in digit_reports]
+
+    def answered(cols, not_a_digit_above: float, digits_below: float) -> np.ndarray:
+        not_a_digit, two_best, right = cols
+        return (right >= 0) & (not_a_digit <= not_a_digit_above) & (two_best >= digits_below)
+
     best_rule, best_score = None, -1.0
-    for not_a_digit_above in [*np.round(np.arange(0.2, 0.951, 0.05), 2), 1.0]:
-        for digits_below in np.round(np.arange(0.0, 0.951, 0.05), 2)[::-1]:
-            rule = AnswerRule(0.0, float(not_a_digit_above), float(digits_below), alternative_below)
-            if with_rule(letters, rule).named_a_digit > budget:
+    for not_a_digit_above in [*np.round(np.arange(0.2, 1.0 - step / 2, step), 4), 1.0]:
+        for digits_below in np.round(np.arange(0.0, 1.0 - step / 2, step), 4)[::-1]:
+            if answered(letter_cols, not_a_digit_above, digits_below).mean() > budget:
                 continue
-            score = float(np.mean([with_rule(report, rule).accuracy for report in digit_reports]))
+            score = float(
+                np.mean([np.mean(answered(c, not_a_digit_above, digits_below) & (c[2] == 1)) for c in digit_cols])
+            )
             if score >= best_score:
-                best_rule, best_score = rule, score
+                best_rule = AnswerRule(0.0, float(not_a_digit_above), float(digits_below), alternative_below)
+                best_score = score
     return best_rule or AnswerRule(abstain_below=1.0, alternative_below=alternative_below)

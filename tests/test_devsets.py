@@ -93,7 +93,10 @@ def test_answer_rule_is_chosen_within_the_letters_budget():
     rule = choose_answer_rule([digits], letters, budget=0.0, alternative_below=0.8)
     # refusing the U (a 7 at 70%, hardly "not a digit") costs the 7 whose two best digits make 70%; the
     # hesitant 4 is still read
-    assert rule == AnswerRule(0.0, 1.0, 0.75, 0.8)
+    assert rule == AnswerRule(0.0, 1.0, 0.71, 0.8)
+    assert choose_answer_rule([digits], letters, budget=0.0, alternative_below=0.8, step=0.05) == AnswerRule(
+        0.0, 1.0, 0.75, 0.8
+    )
     assert with_rule(letters, rule).named_a_digit == 0.0
     assert with_rule(digits, rule).digits == [4, 4, None, 1]
     loose = choose_answer_rule([digits], letters, budget=1.0)

@@ -107,6 +107,11 @@ def pen_dev_dir() -> Path:
     return Path(os.environ.get("PEN_DEV_DIR") or ROOT.parent / "shared" / "data" / "pen-dev")
 
 
+def scan_dev_dir() -> Path:
+    """USPS scans drawn as canvases (``usps_digits/``): $SCAN_DEV_DIR when set, else ../shared/data/scan-dev."""
+    return Path(os.environ.get("SCAN_DEV_DIR") or ROOT.parent / "shared" / "data" / "scan-dev")
+
+
 def free_port() -> int:
     """A port free a moment ago; another process may take it before it is used (RunningApp retries)."""
     import socket

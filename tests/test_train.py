@@ -170,14 +170,13 @@ def test_redrawn_digits_train_and_are_recorded(tmp_path, mnist_folder):
 def test_the_answer_rule_is_chosen_on_the_dev_folders_and_recorded(tmp_path, mnist_folder):
     """--dev-dir with several folders: every labelled subfolder is measured, the rule is chosen on them
     within the letters budget, and calibration.json, metrics.json and the card say so."""
-    from conftest import pen_dev_dir
+    from conftest import pen_dev_dir, scan_dev_dir
 
-    shared = pen_dev_dir().parent
     pen, scan = tmp_path / "pen-dev", tmp_path / "scan-dev"
     for source, target in (
-        (shared / "pen-dev" / "pen_digits", pen / "pen_digits"),
-        (shared / "pen-dev" / "pen_letters", pen / "pen_letters"),
-        (shared / "scan-dev" / "usps_digits", scan / "usps_digits"),
+        (pen_dev_dir() / "pen_digits", pen / "pen_digits"),
+        (pen_dev_dir() / "pen_letters", pen / "pen_letters"),
+        (scan_dev_dir() / "usps_digits", scan / "usps_digits"),
     ):
         target.mkdir(parents=True)
         for file in sorted(source.glob("*.png"))[:40]:

@@ -78,7 +78,7 @@ def test_a_scribble_is_a_question_mark_not_a_digit(predictor):
     del draw
     reading = read_number(predictor, wide)
     assert reading.number == "41?", reading.to_json()
-    assert reading.digits[-1].digit is None and reading.digits[-1].confidence < predictor.abstain_below
+    assert reading.digits[-1].digit is None
 
 
 def test_big_images_get_boxes_in_their_own_pixels(predictor):

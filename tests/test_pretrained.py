@@ -13,6 +13,11 @@ from mnist_cnn.model import MnistCNN
 from mnist_cnn.predict import Predictor
 from mnist_cnn.training import digit_predictions, predict_logits
 
+# Floors under the shipped model's dev figures (an abstention counts as wrong), so that a retrained model
+# cannot quietly read real handwriting worse. Issue 19's goals, 99.0% and 99.3%, are not reached yet.
+PEN_DIGITS_FLOOR = 0.98
+USPS_DIGITS_FLOOR = 0.975
+
 
 def test_shipped_bundle_is_complete_and_small():
     for name in REQUIRED_FILES:

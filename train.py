@@ -42,8 +42,7 @@ from mnist_cnn.bundle import (
 from mnist_cnn.card import build_model_card
 from mnist_cnn.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
 from mnist_cnn.devsets import (
-    choose_answer_rule,
-    choose_threshold,
+    choose_rule,
     concatenate_reports,
     expected_calibration_error,
     measure_folder,
@@ -425,21 +424,15 @@ def measure_dev_sets(
     torch.set_num_threads(1)  # as in the app
     reports = {folder.name: measure_folder(predictor, folder) for folder in folders}
     torch.set_num_threads(threads)
-    digits = {name: r for name, r in reports.items() if all(label.isdigit() for label in r.labels)}
+    digits = {name: r for name, r in reports.items() if r.holds_digits}
     letters = {name: r for name, r in reports.items() if name not in digits}
     if not digits or not letters:
         if dev_dirs:
             log.warning("No folders of digits and of letters in %s: not measuring real handwriting.", dev_dirs)
         return None, AnswerRule(abstain_below=ABSTAIN_BELOW, alternative_below=ALTERNATIVE_BELOW), "default"
-    all_letters = concatenate_reports(list(letters.values()))
-    one_question = AnswerRule(abstain_below=choose_threshold(all_letters, LETTERS_BUDGET))
-    two_questions = choose_answer_rule(list(digits.values()), all_letters, LETTERS_BUDGET)
-
-    def digits_right(rule: AnswerRule) -> float:
-        return float(np.mean([with_rule(r, rule).accuracy for r in digits.values()]))
-
-    rule = max((one_question, two_questions), key=digits_right)  # ties: the one-question rule
-    rule = replace(rule, alternative_below=ALTERNATIVE_BELOW)
+    rule = choose_rule(
+        list(digits.values()), concatenate_reports(list(letters.values())), LETTERS_BUDGET, ALTERNATIVE_BELOW
+    )
     chosen_on = (
         f"{', '.join(str(d) for d in dev_dirs)}: of the one- and two-question rules naming a digit for at most "
         f"{100 * LETTERS_BUDGET:.0f}% of {', '.join(letters)}, the one reading most of {', '.join(digits)} right"

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from mnist_cnn.devsets import (  # noqa: E402
     FolderReport,
     choose_answer_rule,
+    choose_rule,
     choose_threshold,
     expected_calibration_error,
     measure_folder,
@@ -48,10 +49,6 @@ GOALS = (
     "goals (issue 19): pen_digits >= 99.0% right, usps_digits >= 99.3%, pen_letters <= 10% named a digit, "
     "ECE <= 1.5 points on each digit folder, MNIST >= 99.75% (latency: benchmarks/app_latency.py)"
 )
-
-
-def is_digit_folder(report: FolderReport) -> bool:
-    return all(label.isdigit() for label in report.labels)
 
 
 def print_digits(name: str, report: FolderReport, mistakes: int) -> None:
@@ -84,21 +81,22 @@ def print_sweep(reports: dict[str, FolderReport]) -> None:
         cells = []
         for report in reports.values():
             again = with_threshold(report, threshold)
-            cells.append(f"{100 * (again.accuracy if is_digit_folder(report) else again.named_a_digit):.1f}%")
+            cells.append(f"{100 * (again.accuracy if report.holds_digits else again.named_a_digit):.1f}%")
         print(f"  {threshold:11.2f} | " + " | ".join(cells))
 
 
 def print_rules(reports: dict[str, FolderReport], budget: float) -> None:
     """The best one-question rule and the best two-question rule at the same letters budget, side by side."""
-    digit_reports = [r for r in reports.values() if is_digit_folder(r)]
-    letters = [r for r in reports.values() if not is_digit_folder(r)]
+    digit_reports = [r for r in reports.values() if r.holds_digits]
+    letters = [r for r in reports.values() if not r.holds_digits]
     if not digit_reports or not letters:
         print("\n--rules needs a folder of digits and one of letters")
         return
-    one = AnswerRule(abstain_below=choose_threshold(letters[0], budget, np.round(np.arange(0.0, 1.001, 0.05), 2)))
+    one = AnswerRule(abstain_below=choose_threshold(letters[0], budget))
     two = choose_answer_rule(digit_reports, letters[0], budget)
+    kept = choose_rule(digit_reports, letters[0], budget)
     print(f"\nanswer rules naming a digit for at most {100 * budget:.1f}% of {list(reports)[-1]}:")
-    for name, rule in (("one question", one), ("two questions", two)):
+    for name, rule in (("one question", one), ("two questions", two), ("train.py keeps", kept)):
         cells = [f"{100 * with_rule(r, rule).accuracy:.2f}%" for r in digit_reports]
         named = 100 * with_rule(letters[0], rule).named_a_digit
         print(f"  {name}: {rule}\n    digits right {' / '.join(cells)}, letters named a digit {named:.1f}%")
@@ -146,7 +144,7 @@ def main() -> None:
     start = time.perf_counter()
     for folder in args.folders or DEFAULT_FOLDERS:
         report = reports[folder.name] = measure_folder(predictor, folder)
-        (print_digits if is_digit_folder(report) else print_letters)(folder.name, report, args.mistakes)
+        (print_digits if report.holds_digits else print_letters)(folder.name, report, args.mistakes)
     took, files = time.perf_counter() - start, sum(len(r.labels) for r in reports.values())
     print(f"({files} files in {took:.1f} s, {1000 * took / files:.2f} ms each)")
     if args.sweep:

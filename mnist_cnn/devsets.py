@@ -7,7 +7,7 @@ These folders are for measuring and choosing thresholds only, never for training
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +63,11 @@ class FolderReport:
     confidence: np.ndarray  # the confidence shown for the top digit
     best: np.ndarray  # the top digit, abstaining or not
     probabilities: np.ndarray | None = None  # (N, 11) calibrated, digits then "not a digit"; 0 without ink
+
+    @property
+    def holds_digits(self) -> bool:
+        """Whether every file is labelled with a digit (else the folder is one of non-digits)."""
+        return all(label.isdigit() for label in self.labels)
 
     @property
     def named_a_digit(self) -> float:
@@ -177,3 +182,21 @@ def choose_answer_rule(
                 best_rule = AnswerRule(0.0, float(not_a_digit_above), float(digits_below), alternative_below)
                 best_score = score
     return best_rule or AnswerRule(abstain_below=1.0, alternative_below=alternative_below)
+
+
+def choose_rule(
+    digit_reports: list[FolderReport],
+    letters: FolderReport,
+    budget: float,
+    alternative_below: float = 0.0,
+) -> AnswerRule:
+    """Of the one-question rule (``choose_threshold``) and the two-question rule (``choose_answer_rule``),
+    each naming a digit for at most ``budget`` of ``letters``, the one reading more of ``digit_reports``
+    right (ties: the one-question rule), naming the runner-up below ``alternative_below``."""
+    one_question = AnswerRule(abstain_below=choose_threshold(letters, budget))
+    two_questions = choose_answer_rule(digit_reports, letters, budget)
+
+    def digits_right(rule: AnswerRule) -> float:
+        return float(np.mean([with_rule(r, rule).accuracy for r in digit_reports]))
+
+    return replace(max((one_question, two_questions), key=digits_right), alternative_below=alternative_below)

@@ -29,6 +29,7 @@ from mnist_cnn.bundle import (
     HISTORY_FILE,
     LR_SWEEP_PLOT,
     METRICS_FILE,
+    ONNX_FILE,
     RELIABILITY_PLOT,
     SAMPLES_FILE,
     BundleExistsError,
@@ -52,6 +53,7 @@ from mnist_cnn.devsets import (
 from mnist_cnn.evaluation import TestReport, build_sample_pack, evaluate_test_set
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
+from mnist_cnn.onnx_export import OnnxCheckError, check_onnx, export_onnx
 from mnist_cnn.plots import (
     plot_confusion_matrix,
     plot_loss_curves,
@@ -353,6 +355,7 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
     try:
         with staged_bundle(args.out, args.overwrite) as folder:
             model.save_pretrained(folder)  # model.safetensors + config.json
+            export_onnx(model, folder / ONNX_FILE)  # the same weights for onnxruntime and the browser
             write_json(folder / CALIBRATION_FILE, calibration)
             write_json(folder / METRICS_FILE, metrics)
             history = result.history_dict()
@@ -390,6 +393,8 @@ def check_and_push(
         return 1
     val_loss, val_acc = evaluate(reloaded, *val)
     log.info("Reloaded %s strictly: identical test predictions, validation accuracy %.2f%%", args.out, 100 * val_acc)
+    if not onnx_matches_weights(args.out / ONNX_FILE, reloaded, test_images):
+        return 1
     errors = f"{len(report.misclassified)} errors / {len(report.labels)}"
     epochs = f"best epoch {result.best_epoch}/{len(result.history)}"
     took = f"{result.train_seconds:.0f} s of training"
@@ -409,6 +414,20 @@ def check_and_push(
             return 3
         print(f"Pushed to {url}")
     return 130 if result.interrupted else 0
+
+
+def onnx_matches_weights(path: Path, model: MnistCNN, test_images: torch.Tensor) -> bool:
+    """The bundle's ONNX file, run by onnxruntime, must read the test set as the weights do."""
+    try:
+        check = check_onnx(path, model, test_images)
+    except OnnxCheckError as err:
+        log.error("%s Do not use it.", err)
+        return False
+    if not check.passed:
+        log.error("%s disagrees with the weights: %s. Do not use it.", path, check.summary())
+        return False
+    log.info("%s run by onnxruntime: %s", path, check.summary())
+    return True
 
 
 def measure_dev_sets(

@@ -1,6 +1,7 @@
 """Command line.
 
 python -m mnist_cnn push BUNDLE_DIR REPO_ID     publish a bundle to the Hugging Face Hub
+python -m mnist_cnn onnx BUNDLE_DIR             add model.onnx to a bundle written before bundles had one
 python -m mnist_cnn predict IMAGE...            predict digits in image files, one JSON line each
 python -m mnist_cnn predict --number IMAGE...   read numbers of several digits, one JSON line each
 """
@@ -11,9 +12,12 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
+from .bundle import ONNX_FILE, SAMPLES_FILE, BundleLoadError, load_bundle_folder, load_sample_pack, sample_images
 from .hub import HubPushError, load_model_source, push_bundle
 from .number import read_number
+from .onnx_export import OnnxCheckError, export_checked
 from .predict import Predictor
 from .sketch import SketchError
 
@@ -33,6 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--revision", help="branch to push to (created from main if missing)")
     push.add_argument("--commit-message", help="commit message (default: names the test accuracy)")
     push.add_argument("--space-url", help="URL of the demo Space, linked from the model card")
+    onnx = commands.add_parser(
+        "onnx",
+        help="export a bundle's weights to model.onnx and check it with onnxruntime",
+        description="Write BUNDLE_DIR/model.onnx from the bundle's weights and check it on the bundle's test "
+        "samples with onnxruntime (same predictions, logits within 1e-4). An existing model.onnx is kept "
+        "unless --overwrite is given.",
+    )
+    onnx.add_argument("bundle_dir", help="bundle folder written by train.py")
+    onnx.add_argument("--overwrite", action="store_true", help="replace an existing model.onnx")
     predict = commands.add_parser(
         "predict",
         help="predict the digit in image files",
@@ -55,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per HTTP request is noise here
+    logging.getLogger("onnxscript").setLevel(logging.WARNING)  # the exporter's every optimisation pass
 
     if args.command == "push":
         try:
@@ -71,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Nothing was changed in {args.bundle_dir}.", file=sys.stderr)
             return 2
         print(f"Pushed {args.bundle_dir} to {url}")
+    elif args.command == "onnx":
+        return add_onnx(Path(args.bundle_dir), args.overwrite)
     elif args.command == "predict":
         predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
         for path in args.images:
@@ -91,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
             elif result.model_input is None:
                 line["note"] = "blank image: no ink found"
             print(json.dumps(line), flush=True)
+    return 0
+
+
+def add_onnx(folder: Path, overwrite: bool) -> int:
+    target = folder / ONNX_FILE
+    if target.exists() and not overwrite:
+        print(f"error: {target} already exists; pass --overwrite to replace it.", file=sys.stderr)
+        return 2
+    try:
+        bundle = load_bundle_folder(folder)
+        images = sample_images(load_sample_pack(folder / SAMPLES_FILE))
+        check = export_checked(bundle.model, target, images)
+    except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote {target}: {check.summary()}")
     return 0
 
 

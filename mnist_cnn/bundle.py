@@ -32,6 +32,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
+ONNX_FILE = "model.onnx"  # the same weights for onnxruntime and the browser (mnist_cnn.onnx_export)
 CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
 RELIABILITY_PLOT = "reliability.png"
 PLOT_FILES = (
@@ -153,6 +154,13 @@ def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:
 SAMPLE_KEYS = ("images", "labels", "predictions", "probabilities")
 
 
+def sample_images(pack: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A sample pack's images as floats in [0, 1], ``(N, 1, 28, 28)`` (the pack stores uint8)."""
+    images = pack["images"]
+    images = images.float() if images.is_floating_point() else images.float() / 255
+    return images[:, None]
+
+
 def load_sample_pack(path: Path) -> dict[str, torch.Tensor]:
     """The test images the app shows; every tensor present and of one length (else ValueError)."""
     pack = load_file(str(path))
@@ -182,6 +190,12 @@ class LoadedBundle:
     calibration: dict[str, float] | None = None
     fallback_reason: str | None = None  # set when the requested source failed and the shipped model was used
     problems: dict[str, str] = field(default_factory=dict)  # artifact file -> "missing" or why it was unreadable
+
+    @property
+    def onnx_file(self) -> Path | None:
+        """The bundle's ``model.onnx``, which the pad runs in the visitor's browser; None if it has none."""
+        path = self.folder / ONNX_FILE
+        return path if path.is_file() else None
 
     def problem_text(self, *names: str) -> str | None:
         """One line naming the given artifacts that are missing or unreadable, or None if all are fine."""

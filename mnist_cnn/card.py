@@ -93,6 +93,34 @@ print(probabilities[:, :10].argmax(dim=1))
 For drawings and photos, `mnist_cnn.predict.Predictor.from_bundle` applies the app's preprocessing,
 calibration and abstention.
 
+### ONNX: onnxruntime and the browser
+
+`model.onnx` holds the same weights in one file (input `image`, `(N, 1, 28, 28)`; output `logits`). It
+is checked against them with onnxruntime: the same predictions, logits within 1e-4.
+
+```python
+import numpy as np
+import onnxruntime as ort
+
+session = ort.InferenceSession("model.onnx")
+images = np.random.rand(4, 1, 28, 28).astype(np.float32)  # your digits here
+(logits,) = session.run(["logits"], {"image": images})
+print(logits[:, :10].argmax(axis=1))
+```
+
+In a web page, with [onnxruntime-web](https://www.npmjs.com/package/onnxruntime-web) (`npm install
+onnxruntime-web`); the demo's drawing pad reads drawings this way, in the visitor's browser:
+
+```js
+import * as ort from "onnxruntime-web/wasm";
+
+const session = await ort.InferenceSession.create("model.onnx");
+const pixels = new Float32Array(28 * 28); // your digit here, white on black, in [0, 1]
+const { logits } = await session.run({ image: new ort.Tensor("float32", pixels, [1, 1, 28, 28]) });
+const scores = Array.from(logits.data).map((z) => z / {{ "%.3f"|format(metrics.temperature or 1.0) }});
+console.log(scores.slice(0, 10).indexOf(Math.max(...scores.slice(0, 10)))); // the digit
+```
+
 The code, the training script and a drawing demo live in the project's repository: `mnist_cnn/`
 holds the model, `train.py` trains it, `app.py` is the Gradio demo.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from .bundle import (
     HISTORY_FILE,
     LR_SWEEP_PLOT,
     METRICS_FILE,
+    ONNX_FILE,
     PLOT_FILES,
     REQUIRED_FILES,
     SAMPLES_FILE,
@@ -40,9 +42,12 @@ from .bundle import (
     BundleLoadError,
     LoadedBundle,
     load_bundle_folder,
+    load_sample_pack,
     read_json,
+    sample_images,
 )
 from .card import build_model_card
+from .onnx_export import OnnxCheckError, exported_copy
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,16 @@ DOWNLOAD_TIMEOUT_ENV = "MODEL_DOWNLOAD_TIMEOUT"
 # The whole download, every file and retry included: huggingface_hub's own timeouts bound each read, so
 # a Hub that trickles bytes or keeps answering 5xx could otherwise hold the app's start for minutes.
 DOWNLOAD_TIMEOUT = 20.0
-OPTIONAL_FILES = (CALIBRATION_FILE, METRICS_FILE, HISTORY_FILE, SAMPLES_FILE, CARD_FILE, *PLOT_FILES, LR_SWEEP_PLOT)
+OPTIONAL_FILES = (
+    ONNX_FILE,
+    CALIBRATION_FILE,
+    METRICS_FILE,
+    HISTORY_FILE,
+    SAMPLES_FILE,
+    CARD_FILE,
+    *PLOT_FILES,
+    LR_SWEEP_PLOT,
+)
 
 
 class HubTimeoutError(TimeoutError):
@@ -100,6 +114,9 @@ def push_bundle(
     ]
     operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(card).encode()))
     message = commit_message or f"Upload MNIST CNN (test accuracy {100 * metrics['test_accuracy']:.2f}%)"
+    onnx_copy = None if (folder / ONNX_FILE).is_file() else onnx_for_older_bundle(folder)
+    if onnx_copy is not None:
+        operations.append(CommitOperationAdd(path_in_repo=ONNX_FILE, path_or_fileobj=onnx_copy))
 
     api = HfApi()
     try:
@@ -114,8 +131,23 @@ def push_bundle(
             f"Could not reach the Hugging Face Hub at {api.endpoint} ({type(err).__name__}). "
             "Check your internet connection (or HF_ENDPOINT) and push again."
         ) from err
+    finally:
+        if onnx_copy is not None:
+            shutil.rmtree(onnx_copy.parent, ignore_errors=True)
     url = str(repo_url)
     return f"{url}/tree/{revision}" if revision else url
+
+
+def onnx_for_older_bundle(folder: Path) -> Path:
+    """A bundle written before bundles held ``model.onnx``: export it from the weights (into a temporary
+    folder: the bundle itself is left as it is) and check it on the bundle's test samples."""
+    try:
+        bundle = load_bundle_folder(folder)
+        images = sample_images(load_sample_pack(folder / SAMPLES_FILE))
+        log.info("%s has no %s: exporting one from its weights", folder, ONNX_FILE)
+        return exported_copy(bundle.model, images)
+    except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
+        raise HubPushError(f"{folder} has no {ONNX_FILE}, and exporting one failed: {err}") from err
 
 
 def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:

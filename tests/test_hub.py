@@ -31,7 +31,8 @@ with torch.no_grad():
     predictions = bundle.model(pack["images"].unsqueeze(1).float() / 255)[:, :10].argmax(1).tolist()
 print(json.dumps({**bundle_summary(bundle), "predictions": predictions, "folder": str(bundle.folder),
                   "has_samples": bundle.samples is not None, "has_card": bundle.card is not None,
-                  "calibration": bundle.calibration}))
+                  "calibration": bundle.calibration,
+                  "onnx": None if bundle.onnx_file is None else bundle.onnx_file.read_bytes().hex()}))
 """
 
 
@@ -111,6 +112,32 @@ def test_push_then_load_in_a_fresh_process(hub, tmp_path, shipped_predictions):
     assert loaded["predictions"] == shipped_predictions
     assert loaded["has_samples"] and loaded["has_card"]
     assert loaded["calibration"] == json.loads((SHIPPED_BUNDLE / "calibration.json").read_text())  # same confidences
+    # the browser's copy of the model travels too, byte for byte
+    assert files["model.onnx"] == (SHIPPED_BUNDLE / "model.onnx").read_bytes()
+    assert "model.onnx" in lfs_paths
+    assert bytes.fromhex(loaded["onnx"]) == files["model.onnx"]
+
+
+def test_pushing_a_bundle_without_onnx_exports_it(hub, tmp_path, shipped_predictions):
+    """A bundle written before bundles held model.onnx: push exports one from the weights and uploads it,
+    leaving the bundle folder as it was; onnxruntime reads the uploaded file as the weights do."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from mnist_cnn.bundle import load_sample_pack
+
+    older = tmp_path / "older-bundle"
+    shutil.copytree(SHIPPED_BUNDLE, older, ignore=shutil.ignore_patterns("model.onnx"))
+    before = snapshot(older)
+    result = push(older, "alice/older", hub_env(hub.url, tmp_path / "hf"))
+    assert result.returncode == 0, result.stderr
+    assert "has no model.onnx: exporting one from its weights" in result.stderr
+    assert snapshot(older) == before  # nothing written into the bundle
+    onnx_file = tmp_path / "pushed.onnx"
+    onnx_file.write_bytes(hub.files("alice/older")["model.onnx"])
+    images = load_sample_pack(older / "samples.safetensors")["images"].numpy()[:, None].astype(np.float32) / 255
+    (logits,) = ort.InferenceSession(str(onnx_file)).run(["logits"], {"image": images})
+    assert logits[:, :10].argmax(axis=1).tolist() == shipped_predictions
 
 
 def test_pushed_card_has_the_accuracy_in_model_index(hub, tmp_path):

@@ -33,3 +33,18 @@ def test_predict_cli(tmp_path):
     assert lines[0]["confidence"] == max(lines[0]["probabilities"])
     assert "Not a readable image" in lines[1]["error"] and lines[1]["digit"] is None
     assert lines[3]["digit"] is None and "error" not in lines[3] and "blank" in lines[3]["note"]
+
+
+def test_onnx_command_adds_a_checked_model_onnx_and_keeps_an_existing_one(tmp_path):
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SHIPPED_BUNDLE, bundle, ignore=shutil.ignore_patterns("model.onnx"))
+    command = [sys.executable, "-m", "mnist_cnn", "onnx", str(bundle)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "identical predictions on 1022 images" in result.stdout
+    written = (bundle / "model.onnx").read_bytes()
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "already exists; pass --overwrite" in again.stderr
+    assert (bundle / "model.onnx").read_bytes() == written

@@ -10,6 +10,7 @@ from conftest import pen_dev_dir, scan_dev_dir
 from mnist_cnn.bundle import REQUIRED_FILES, SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.devsets import expected_calibration_error, measure_folder
 from mnist_cnn.model import MnistCNN
+from mnist_cnn.onnx_export import check_onnx
 from mnist_cnn.predict import Predictor
 from mnist_cnn.training import digit_predictions, predict_logits
 
@@ -27,6 +28,14 @@ def test_shipped_bundle_is_complete_and_small():
     metrics = json.loads((SHIPPED_BUNDLE / "metrics.json").read_text())
     assert metrics["config"]["recipe"] == "default" and metrics["seed"] == 0
     assert metrics["command"] in (SHIPPED_BUNDLE / "README.md").read_text()
+
+
+def test_shipped_onnx_reads_the_test_set_as_the_weights_do(real_mnist):
+    """The browser's model.onnx, run by onnxruntime on all 10,000 test images: the same predictions as the
+    safetensors weights, logits within 1e-4."""
+    check = check_onnx(SHIPPED_BUNDLE / "model.onnx", MnistCNN.from_pretrained(SHIPPED_BUNDLE), real_mnist.test_images)
+    assert check.images == 10_000 and check.same_predictions, check.summary()
+    assert check.max_logit_difference <= 1e-4, check.summary()
 
 
 def test_shipped_model_reaches_target_on_the_full_test_set(real_mnist):

@@ -75,6 +75,10 @@ def test_smoke_run_learns_and_writes_the_complete_bundle(smoke_bundle):
     for key in ("epoch", "train_loss", "val_loss", "train_accuracy", "val_accuracy", "lr"):
         assert len(history[key]) == 5, key
     assert "Test accuracy" in result.stdout and "identical test predictions" in result.stderr
+    assert (out / "model.onnx").stat().st_size > 100_000  # the weights inside, not beside it
+    assert f"{out / 'model.onnx'} run by onnxruntime: identical predictions on {SMOKE_TEST_IMAGES} images" in (
+        result.stderr
+    )
     assert not list(out.parent.glob(".bundle.*")), "staging folder left behind"
 
 
@@ -339,3 +343,28 @@ def test_a_saved_bundle_that_reads_differently_is_reported(tmp_path, mnist_folde
         torch.set_num_threads(threads)
     assert code == 1
     assert f"The saved bundle's predictions differ from the trained model's. Do not use {out}." in caplog.text
+
+
+def test_an_onnx_file_that_differs_from_the_weights_is_reported(tmp_path, mnist_folder, monkeypatch, caplog):
+    """train.py runs the model.onnx it wrote with onnxruntime; an ONNX file of other weights (injected here
+    by exporting another model) fails the check, and train.py exits 1."""
+    import train
+
+    real_export = train.export_onnx
+
+    def export_another_model(model, path):
+        torch.manual_seed(123)
+        return real_export(MnistCNN(channels=(16, 32, 64), num_classes=11).eval(), path)
+
+    monkeypatch.setattr(train, "export_onnx", export_another_model)
+    out = tmp_path / "bundle"
+    handlers, threads = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}, torch.get_num_threads()
+    try:
+        code = train.main([*LEARN, *folders(mnist_folder, tmp_path, out)])
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        torch.set_num_threads(threads)
+    assert code == 1
+    assert f"{out / 'model.onnx'} disagrees with the weights: DIFFERENT predictions" in caplog.text
+    assert "Do not use it." in caplog.text

@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("onnxscript").setLevel(logging.WARNING)  # the ONNX exporter's every optimisation pass
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
     try:
         return train_evaluate_save(args, command)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .bundle import ONNX_FILE
+from .data import to_float
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike) -> Path:
 
 @torch.inference_mode()
 def check_onnx(path: str | os.PathLike, model: nn.Module, images: torch.Tensor) -> OnnxCheck:
-    """Run ``path`` with onnxruntime on ``images`` ``(N, 1, 28, 28)`` and compare it with ``model``."""
+    """Run ``path`` with onnxruntime on ``images`` (uint8 ``(N, 28, 28)``, or floats in [0, 1]) and compare
+    it with ``model``."""
     import onnxruntime as ort  # imported here: only training and pushing need it, not the app
 
     try:
@@ -79,7 +81,8 @@ def check_onnx(path: str | os.PathLike, model: nn.Module, images: torch.Tensor) 
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     worst, same = 0.0, True
     for start in range(0, len(images), CHECK_BATCH):
-        batch = images[start : start + CHECK_BATCH].float().reshape(-1, 1, 28, 28)
+        batch = images[start : start + CHECK_BATCH]
+        batch = (to_float(batch) if batch.dtype == torch.uint8 else batch.float()).reshape(-1, 1, 28, 28)
         expected = model(batch).numpy()
         try:
             (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: batch.numpy()})

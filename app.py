@@ -15,15 +15,18 @@ import gradio as gr
 from mnist_cnn.bundle import LoadedBundle
 from mnist_cnn.hub import load_model_source
 from mnist_cnn.pad import PAGE_CSS
+from mnist_cnn.pad.reader import PadReader
 from mnist_cnn.predict import Predictor
 from mnist_cnn.serving import ServingLimits
 from mnist_cnn.tabs import confusion, draw, model, photo, samples, training
 from mnist_cnn.views import BundleView
 
 
-def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.Blocks:
-    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.tabs."""
+def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None, reader: PadReader | None = None) -> gr.Blocks:
+    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.tabs. ``reader``:
+    the pad's in-browser reader, whose routes the launch serves."""
     limits = limits or ServingLimits.from_env()
+    reader = reader or PadReader.from_bundle(bundle)
     limits.configure()
     predictor = Predictor.from_bundle(bundle)
     view = BundleView(bundle)
@@ -38,7 +41,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None) -> gr.
             gr.Markdown(f"⚠️ {bundle.fallback_reason}", elem_id="fallback-notice")
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
-                draw.build(predictor, limits)
+                draw.build(predictor, limits, reader.settings())
             with gr.Tab("Photo or scan", id="photo"):
                 photo.build(predictor, limits)
             with gr.Tab("Test samples", id="samples"):
@@ -63,20 +66,22 @@ def main() -> None:
     parser.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args()
     limits = ServingLimits.from_env()
-    demo = build_demo(load_model_source(args.model, args.revision), limits)
+    bundle = load_model_source(args.model, args.revision)
+    reader = PadReader.from_bundle(bundle)
+    demo = build_demo(bundle, limits, reader)
     # torch, Gradio and the bundle are ~450k long-lived objects: a full garbage collection walks them all
     # (~0.2 s with everything else stopped). Frozen, they are left out, and requests are not stalled.
     gc.freeze()
     # show_error: a refused request (a file that was not uploaded, a malformed payload) is told why.
-    # launch_options: the upload size limit, and uploads and generated images deleted once they are
-    # limits.cache_seconds old.
+    # launch_options: the upload size limit, uploads and generated images deleted once they are
+    # limits.cache_seconds old, and the in-browser reader's files.
     demo.launch(
         server_name=args.host,
         server_port=args.port,
         share=args.share,
         css_paths=[PAGE_CSS],
         show_error=True,
-        **limits.launch_options(demo),
+        **limits.launch_options(demo, reader.routes()),
     )
 
 

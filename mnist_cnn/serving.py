@@ -18,6 +18,7 @@ import anyio
 import gradio as gr
 import torch
 from gradio.route_utils import delete_files_created_by_app
+from starlette.routing import BaseRoute
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,13 @@ class ServingLimits:
         """Seconds between clean-up passes: often enough that nothing outlives twice its age."""
         return max(1, min(60, self.cache_seconds // 2))
 
-    def launch_options(self, demo: gr.Blocks) -> dict[str, Any]:
-        """``demo.launch(**...)``: the upload limit, the sessions kept, and the cache clean-up run in the
-        app's lifespan."""
+    def launch_options(self, demo: gr.Blocks, routes: list[BaseRoute] | None = None) -> dict[str, Any]:
+        """``demo.launch(**...)``: the upload limit, the sessions kept, the cache clean-up run in the app's
+        lifespan, and the app's own ``routes`` (served before Gradio's)."""
         return {
             "max_file_size": self.max_file_size,
             "state_session_capacity": self.sessions,
-            "app_kwargs": {"lifespan": self.cache_cleanup(demo)},
+            "app_kwargs": {"lifespan": self.cache_cleanup(demo), "routes": routes or []},
         }
 
     def cache_cleanup(self, demo: gr.Blocks) -> Callable[[Any], AbstractAsyncContextManager[None]]:

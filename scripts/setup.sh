@@ -8,3 +8,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# onnxruntime-web for the pad's in-browser reader (npm, pinned by package-lock.json)
+bash scripts/web_runtime.sh

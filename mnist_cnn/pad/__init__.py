@@ -1,9 +1,13 @@
 """The drawing pad: a ``<canvas>`` in a Gradio ``gr.HTML`` component, and the frames it sends.
 
-``pad.html``, ``pad.css`` and ``pad.js`` are the widget. While the pen moves it sends frames, about ten a
-second and one more on release, as its value: ``{"image": PNG data URL or None, "seq": n, "floor": m}``.
-``apply_result.js`` puts an answer on the page unless it answers a frame from before the last Clear or Undo
-(``seq < floor``). Frames come from the browser but anyone can post one, so ``read_frame`` checks each.
+``pad.html``, ``pad.css`` and ``pad.js`` are the widget. Its value is ``{"image": PNG data URL or None,
+"seq": n, "floor": m, "pad": id}``, plus ``"live"`` (the in-browser reading) while the pen moves.
+- Its ``submit`` event sends a frame to the server: on pen-up, Undo and Clear once the in-browser reader
+  (``reader.mjs``, see ``reader.py``) has loaded; about ten a second while the pen moves until then.
+  ``apply_result.js`` puts the answer on the page unless it answers a frame from before the last Clear or
+  Undo (``seq < floor``).
+- Its ``input`` event shows the in-browser reading (``show_live.js``), in the page only.
+Frames come from the browser but anyone can post one, so ``read_frame`` checks each.
 """
 
 from __future__ import annotations
@@ -25,17 +29,20 @@ PNG_PREFIX = "data:image/png;base64,"
 MAX_FRAME_CHARS = 1_000_000  # a 400x400 drawing is 5-30 KB as a data URL
 MAX_FRAME_SIDE = 2048
 APPLY_RESULT_JS = (HERE / "apply_result.js").read_text()
+SHOW_LIVE_JS = (HERE / "show_live.js").read_text()
 PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
 
 
-def drawing_pad(**kwargs: Any) -> gr.HTML:
-    """The pad component; its change event fires with each frame."""
+def drawing_pad(reader: dict[str, Any] | None, **kwargs: Any) -> gr.HTML:
+    """The pad component: ``submit`` fires with each frame for the server, ``input`` with each reading made
+    in the browser. ``reader``: the in-browser reader's settings (``PadReader.settings``), None for none."""
     return gr.HTML(
         value=None,
         html_template=(HERE / "pad.html").read_text(),
         css_template=(HERE / "pad.css").read_text(),
         js_on_load=(HERE / "pad.js").read_text(),
         apply_default_css=False,
+        reader=reader,
         **kwargs,
     )
 

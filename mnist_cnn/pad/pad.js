@@ -1,20 +1,32 @@
-// The drawing pad (Gradio runs this once the component is on the page, with `element` and `props`).
+// The drawing pad (Gradio runs this once the component is on the page, with `element`, `trigger` and
+// `props`).
 //
 // Strokes are kept as points in pad coordinates (0..SIZE). They are drawn on the visible board in the
-// theme's text colour, and, when a frame is sent, in black on a transparent SIZE x SIZE canvas: what the
-// model reads is the same in light and dark mode. Setting `props.value` fires the component's change
-// event; the app listens with trigger_mode="always_last", so while one frame is being read only the
-// newest waiting frame is kept and the rest are dropped.
+// theme's text colour, and, for reading, in black on a transparent SIZE x SIZE canvas: what the model
+// reads is the same in light and dark mode.
+//
+// Two engines read the drawing:
+// - "browser": once reader.mjs has loaded (onnxruntime-web and model.onnx, after the page is interactive),
+//   the drawing is read here on every animation frame while the pen moves, and shown through the pad's
+//   "input" event, which runs in the page only. The server is sent one frame per stroke: on pen-up, Undo
+//   and Clear (the "submit" event); its answer, with the number and the explanation, is the final word.
+// - "server" (until the reader is ready, or when it cannot load): frames go to the server about ten times
+//   a second while the pen moves, as the "submit" event; the app listens with trigger_mode="always_last",
+//   so while one frame is being read only the newest waiting frame is kept.
+// `data-engine` on #drawing-pad says which one reads, `data-answers` counts the answers shown.
 const SIZE = 400; // pad coordinates, and the side of the image sent
 const BRUSH = 24; // brush diameter in pad coordinates: about a pen stroke once the digit is scaled to 20 px
-const FRAME_MS = 100; // while the pen moves, at most one frame every 100 ms
+const FRAME_MS = 100; // server engine: while the pen moves, at most one frame every 100 ms
 
 const pad = element.querySelector(".pad");
 const board = element.querySelector("canvas.board");
 const undoButton = element.querySelector("#undo-button");
 const clearButton = element.querySelector("#clear-button");
+const holder = element.closest("#drawing-pad") ?? element;
 const frame = document.createElement("canvas");
 frame.width = frame.height = SIZE;
+const frameContext = frame.getContext("2d", { willReadFrequently: true }); // read back on every frame
+const padId = Math.random().toString(36).slice(2); // answers from the server name the pad they are for
 
 const strokes = []; // finished strokes, each a list of [x, y]
 let active = null; // { pointerId, points } while a stroke is being drawn
@@ -23,6 +35,24 @@ let floor = 0; // answers to frames numbered below this came before a Clear or a
 let lastSent = 0;
 let timer = null;
 let redrawQueued = false;
+let image = null; // the drawing as last sent to the server (a PNG data URL), kept for its explanation
+let reader = null; // the in-browser reader, once loaded
+let engine = "server";
+let answers = 0;
+let inkVersion = 0; // bumped whenever the ink changes: a reading of older ink is not shown
+let readQueued = false;
+let reading = false;
+
+function setEngine(name) {
+  engine = name;
+  holder.dataset.engine = name;
+}
+function countAnswer() {
+  answers += 1;
+  holder.dataset.answers = String(answers);
+}
+setEngine("server");
+holder.dataset.answers = "0";
 
 function drawStroke(ctx, points, scale, color) {
   ctx.save();
@@ -84,33 +114,76 @@ new ResizeObserver(fitBoard).observe(board);
 // The theme can change under the pad (the system's dark mode): redraw in the new ink colour.
 window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", queueRedraw);
 
+// The ink in black on the transparent reading canvas; false when the pad is empty.
+function renderFrame() {
+  const drawn = allStrokes();
+  frameContext.clearRect(0, 0, SIZE, SIZE);
+  for (const points of drawn) drawStroke(frameContext, points, 1, "#000");
+  return drawn.length > 0;
+}
+
+// A frame for the server to read (the "submit" event).
 function sendFrame() {
   clearTimeout(timer);
   timer = null;
   lastSent = performance.now();
   seq += 1;
-  let image = null;
-  const drawn = allStrokes();
-  if (drawn.length) {
-    const ctx = frame.getContext("2d");
-    ctx.clearRect(0, 0, SIZE, SIZE);
-    for (const points of drawn) drawStroke(ctx, points, 1, "#000");
-    image = frame.toDataURL("image/png");
-  }
-  props.value = { image, seq, floor };
+  image = renderFrame() ? frame.toDataURL("image/png") : null;
+  props.value = { image, seq, floor, pad: padId };
+  trigger("submit");
 }
 
-// While drawing: one frame per FRAME_MS at most, and the pen's latest position is never left unsent.
-function sendSoon() {
+// While drawing: the browser reads on the next animation frame; the server engine gets one frame per
+// FRAME_MS at most, and the pen's latest position is never left unsent.
+function inkMoved() {
+  inkVersion += 1;
+  if (engine === "browser") {
+    readSoon();
+    return;
+  }
   const wait = FRAME_MS - (performance.now() - lastSent);
   if (wait <= 0) sendFrame();
   else if (timer === null) timer = setTimeout(sendFrame, wait);
+}
+
+function readSoon() {
+  if (!readQueued) {
+    readQueued = true;
+    requestAnimationFrame(readInBrowser);
+  }
+}
+
+// One reading per animation frame at most; a frame is skipped while the last reading still runs.
+async function readInBrowser() {
+  readQueued = false;
+  if (reading || engine !== "browser" || !active) return;
+  reading = true;
+  const version = inkVersion;
+  try {
+    const answer = renderFrame()
+      ? await reader.read(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE)
+      : null;
+    if (answer && version === inkVersion && active) {
+      const { kind, label, status, digit, alternative } = answer;
+      const live = { kind, label, image: answer.image, status, digit, alternative };
+      props.value = { image, seq, floor, pad: padId, live };
+      trigger("input");
+      countAnswer();
+    }
+  } catch (error) {
+    console.warn("The in-browser reader failed; the server reads the drawing from now on.", error);
+    setEngine("server");
+  } finally {
+    reading = false;
+    if (version !== inkVersion && active) readSoon(); // the pen moved on while this one ran
+  }
 }
 
 function erase(how) {
   if (active) return; // not while a stroke is being drawn
   if (how === "undo") strokes.pop();
   else strokes.length = 0;
+  inkVersion += 1;
   floor = seq + 1; // drop any answer still on its way for the ink just removed
   redraw();
   sendFrame();
@@ -128,8 +201,11 @@ board.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   board.setPointerCapture(event.pointerId);
   active = { pointerId: event.pointerId, points: [toPad(event)] };
+  // The browser reads the new ink from now on: an answer still on its way for the ink before this stroke
+  // is dropped (the server engine's answers during a stroke are its live reading: they are kept).
+  if (engine === "browser") floor = seq + 1;
   queueRedraw();
-  sendSoon();
+  inkMoved();
 });
 
 board.addEventListener("pointermove", (event) => {
@@ -138,13 +214,14 @@ board.addEventListener("pointermove", (event) => {
   const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
   for (const move of moves.length ? moves : [event]) active.points.push(toPad(move));
   queueRedraw();
-  sendSoon();
+  inkMoved();
 });
 
 function endStroke(event) {
   if (!active || event.pointerId !== active.pointerId) return;
   strokes.push(active.points);
   active = null;
+  inkVersion += 1; // a reading still running is not shown: the server's answer is the final word
   redraw();
   sendFrame(); // the answer for the finished stroke, at once
 }
@@ -172,6 +249,40 @@ function onKey(event) {
   }
 }
 document.addEventListener("keydown", onKey);
+
+// Answers from the server, applied by apply_result.js, are counted too.
+function onServerAnswer(event) {
+  if (!element.isConnected) window.removeEventListener("pad-answer", onServerAnswer);
+  else if (event.detail === padId) countAnswer();
+}
+window.addEventListener("pad-answer", onServerAnswer);
+
+// The app's root URL, which the reader's files are relative to: the <gradio-app> element's src when the
+// app is embedded in another page, else the page's own.
+function appRoot() {
+  const embed = element.closest("gradio-app") ?? element.getRootNode().host?.closest?.("gradio-app");
+  const root = embed?.getAttribute("src") || window.gradio_config?.root || window.location.href;
+  return new URL(root.endsWith("/") ? root : root + "/", window.location.href);
+}
+
+// The reader loads once the page is interactive, without holding up anything else on it.
+async function loadReader(settings) {
+  if (!settings || typeof WebAssembly !== "object") return;
+  try {
+    const base = appRoot();
+    const { Reader } = await import(new URL(settings.module, base).href);
+    reader = await Reader.load(settings, base);
+    setEngine("browser");
+  } catch (error) {
+    console.warn("The pad reads on the server: the in-browser reader did not load.", error);
+  }
+}
+function whenIdle(callback) {
+  const idle = () => (window.requestIdleCallback ? requestIdleCallback(callback, { timeout: 500 }) : setTimeout(callback, 0));
+  if (document.readyState === "complete") idle();
+  else window.addEventListener("load", idle, { once: true });
+}
+whenIdle(() => loadReader(props.reader));
 
 fitBoard();
 redraw();

@@ -11,7 +11,7 @@ from gradio.components.label import LabelConfidence, LabelData
 from ..explain import explain_input, explain_prediction
 from ..number import NumberReading, draw_reading, fields_side_by_side, number_markdown, read_digit_or_number
 from ..number import read_number as read_number_in
-from ..pad import APPLY_RESULT_JS, drawing_pad, read_frame
+from ..pad import APPLY_RESULT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
 from ..predict import EMPTY_MESSAGE, Predictor
 from ..serving import ServingLimits
 from ..sketch import SketchError
@@ -94,11 +94,12 @@ class DrawHandlers:
         return explain_input(self.predictor, image, None if digit is None else int(digit))
 
 
-def build(predictor: Predictor, limits: ServingLimits) -> None:
-    """The Draw tab's layout, then its events: the live pad and its explanation, and the public API."""
+def build(predictor: Predictor, limits: ServingLimits, reader: dict[str, Any] | None) -> None:
+    """The Draw tab's layout, then its events: the live pad and its explanation, and the public API.
+    ``reader``: the in-browser reader's settings (None: the server reads every frame)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            pad = drawing_pad(elem_id="drawing-pad")
+            pad = drawing_pad(reader, elem_id="drawing-pad")
             # shown only when the pad holds a number (page.css hides it while it is empty)
             number_boxes = output_image("Digits found", "number-boxes", height=240)
         with gr.Column(scale=2, min_width=300):
@@ -119,7 +120,9 @@ def build(predictor: Predictor, limits: ServingLimits) -> None:
     handlers = DrawHandlers(predictor, label)
     # The live pad and the API share one pool of model workers; explanations have their own.
     pool = model_pool(limits)
-    live = pad.change(
+    # While the pen moves the browser reads (in the page only); the server reads each frame it is sent.
+    pad.input(None, pad, [label, seen, status, number_boxes], js=SHOW_LIVE_JS, show_progress="hidden")
+    live = pad.submit(
         handlers.read_drawing,
         pad,
         live_answer,

@@ -199,12 +199,13 @@ def app_server():
 
 
 def pad_event(base_url: str) -> tuple[int, int]:
-    """(fn_index, component id) of the drawing pad's change event, read from a running app's config."""
+    """(fn_index, component id) of the drawing pad's submit event (a frame for the server to read), read
+    from a running app's config."""
     import httpx
 
     config = httpx.get(f"{base_url}config", timeout=30).json()
     pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
-    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "change"] in d["targets"])
+    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "submit"] in d["targets"])
     return fn_index, pad_id
 
 

@@ -99,6 +99,26 @@ def count_updates(page: Page) -> None:
     }""")
 
 
+def expect_engine(scope, engine: str = "browser") -> None:
+    """Wait until the pad says which engine reads the drawing (the reader loads after the page)."""
+    expect(scope.locator("#drawing-pad")).to_have_attribute("data-engine", engine, timeout=30_000)
+
+
+def answers_shown(scope) -> int:
+    return int(scope.locator("#drawing-pad").get_attribute("data-answers"))
+
+
+class ServerEvents:
+    """The events the page sends to the server (each one a POST .../queue/join), as they are sent."""
+
+    def __init__(self, page: Page):
+        self.sent: list[str] = []
+        page.on("request", lambda request: self.sent.append(request.url) if "queue/join" in request.url else None)
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+
 def test_draw_digits_at_once_with_the_mouse(page, shots):
     expect(page.locator("#status")).to_contain_text("Draw a digit")
     expect(page.get_by_text("Draw a digit here")).to_be_visible()  # the pad's own hint
@@ -179,6 +199,41 @@ def test_label_updates_while_the_pen_moves(page):
     expect_top_label(page, "0")
 
 
+def test_the_browser_reads_while_the_pen_moves_and_the_server_once_per_stroke(page):
+    """With the in-browser reader loaded, answers arrive during each stroke and nothing is sent until the
+    pen lifts; then one frame goes to the server, whose answer is right, and its explanation."""
+    expect_engine(page)
+    events = ServerEvents(page)
+    for stroke in DIGIT_STROKES[4]:
+        before_events, before_answers = len(events), answers_shown(page)
+        draw_stroke(page, stroke, steps=20, release=False)
+        page.wait_for_timeout(100)
+        assert len(events) == before_events, f"sent while the pen moved: {events.sent[before_events:]}"
+        assert answers_shown(page) - before_answers >= 10  # one answer per animation frame with new ink
+        page.mouse.up()
+        page.wait_for_function(f"() => document.querySelector('#drawing-pad').dataset.answers > {answers_shown(page)}")
+        page.wait_for_timeout(1500)  # the explanation follows the answer
+        assert 1 <= len(events) - before_events <= 2, events.sent[before_events:]  # the reading, its explanation
+    expect_top_label(page, "4")
+    expect(page.locator("#why-text")).to_contain_text("Why 4:", timeout=30_000)
+
+
+def test_several_digits_are_read_when_the_pen_lifts(page):
+    """While a second digit is drawn beside the first, the page does not show a one-digit reading: it says
+    the number is read on pen-up, and then the server reads it."""
+    expect_engine(page)
+    for stroke in DIGIT_STROKES[4]:
+        draw_stroke(page, [(30 + (x - 115) * 0.75, 60 + (y - 70) * 1.1) for x, y in stroke])
+    expect_top_label(page, "4")
+    one = [(230 + (x - 115) * 0.75, 60 + (y - 70) * 1.1) for x, y in DIGIT_STROKES[1][0]]
+    draw_stroke(page, one, steps=20, release=False)
+    expect(page.locator("#status")).to_contain_text("Several digits: the number is read when you lift the pen")
+    expect(page.locator(TOP_CLASS)).to_have_count(0)  # no digit named meanwhile
+    page.mouse.up()
+    expect(page.locator("#status")).to_contain_text("Number 41", timeout=30_000)
+    expect_top_label(page, "41")
+
+
 def test_undo_clear_and_shortcuts(page):
     first, second = DIGIT_STROKES[4]
     draw_stroke(page, first)
@@ -234,7 +289,7 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
     assert landed_after_clear == []
 
 
-def touch_stroke(page: Page, cdp, stroke, steps: int = 15) -> None:
+def touch_stroke(page: Page, cdp, stroke, steps: int = 15, release: bool = True) -> None:
     box = page.locator(PAD).bounding_box()
 
     def send(kind: str, x: float = 0, y: float = 0) -> None:
@@ -246,7 +301,8 @@ def touch_stroke(page: Page, cdp, stroke, steps: int = 15) -> None:
         for t in np.linspace(0, 1, steps + 1)[1:]:
             send("touchMove", *to_screen(box, a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
             page.wait_for_timeout(16)
-    send("touchEnd")
+    if release:
+        send("touchEnd")
 
 
 def test_touch_on_a_phone(browser, app_server, shots):
@@ -255,9 +311,14 @@ def test_touch_on_a_phone(browser, app_server, shots):
         pad = page.locator(PAD).bounding_box()
         assert pad["width"] >= 280 and abs(pad["width"] - pad["height"]) < 1  # fills a phone's width, square
         cdp = page.context.new_cdp_session(page)
+        expect_engine(page)
+        events = ServerEvents(page)
         scroll_before = page.evaluate("window.scrollY")
         for stroke in DIGIT_STROKES[7]:
-            touch_stroke(page, cdp, stroke)
+            before_events, before_answers = len(events), answers_shown(page)
+            touch_stroke(page, cdp, stroke, release=False)
+            assert len(events) == before_events and answers_shown(page) - before_answers >= 10
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         assert page.evaluate("window.scrollY") == scroll_before  # the finger drew; the page did not scroll
         expect_top_label(page, "7")
         # The pad and the top prediction share the screen: no scrolling needed to see the answer.
@@ -273,8 +334,11 @@ def test_touch_on_a_phone(browser, app_server, shots):
 def test_dark_mode_ink_is_visible(browser, app_server, shots):
     page = open_app(browser, app_server.url + "?__theme=dark")
     try:
+        expect_engine(page)
+        before = answers_shown(page)
         draw(page, 7)
         expect_top_label(page, "7")
+        assert answers_shown(page) - before >= 10  # read in the browser while drawn
         page.screenshot(path=str(shots / "dark.png"))
         pixels = np.asarray(Image.open(io.BytesIO(page.locator(PAD).screenshot())).convert("L"), dtype=float)
         board = np.median(pixels)
@@ -370,8 +434,11 @@ def test_drawing_works_when_embedded(browser, embedding_page):
             # Playwright waits for one before it scrolls inside
             page.locator(holder).evaluate("e => e.scrollIntoView()")
             scope.locator(PAD).scroll_into_view_if_needed()
+            expect_engine(scope)  # the reader's files come from the app's origin, not the blog's
+            before = answers_shown(scope)
             draw(page, 4, scope)
             expect_top_label(scope, "4")
+            assert answers_shown(scope) - before >= 10, holder
     finally:
         page.context.close()
 
@@ -453,3 +520,73 @@ def test_training_and_model_tabs(page, shots):
     page.get_by_role("tab", name="Model").click()
     expect(page.get_by_text("Weights from")).to_be_visible(timeout=20_000)
     page.screenshot(path=str(shots / "model.png"))
+
+
+@pytest.fixture(params=["no runtime files", "no model.onnx"])
+def server_only_app(request, tmp_path):
+    """The app without its in-browser reader: the runtime's files removed, or a bundle without model.onnx."""
+    import shutil
+
+    from conftest import RunningApp
+    from mnist_cnn.bundle import SHIPPED_BUNDLE
+
+    if request.param == "no runtime files":
+        (tmp_path / "runtime").mkdir()
+        app = RunningApp({"HF_HUB_OFFLINE": "1", "PAD_RUNTIME_DIR": str(tmp_path / "runtime")})
+    else:
+        shutil.copytree(SHIPPED_BUNDLE, tmp_path / "bundle", ignore=shutil.ignore_patterns("model.onnx"))
+        app = RunningApp({"HF_HUB_OFFLINE": "1"}, args=("--model", str(tmp_path / "bundle")))
+    yield app
+    app.stop()
+
+
+def expect_server_reading(page: Page) -> None:
+    """The pad as it was before the in-browser reader: frames to the server while the pen moves."""
+    page.wait_for_timeout(2000)  # the time the reader would take to load
+    expect_engine(page, "server")
+    events = ServerEvents(page)
+    zero = DIGIT_STROKES[0][0]
+    draw_stroke(page, [(x, y) for a, b in zip(zero, zero[1:], strict=False) for x, y in (a, b)], steps=10)
+    expect_top_label(page, "0")
+    assert len(events) >= 5, f"{len(events)} frames sent for a whole stroke"  # about ten a second
+    page.locator("#clear-button").click()
+    expect_empty(page)
+    draw(page, 7)
+    expect_top_label(page, "7")
+
+
+def test_without_the_reader_the_server_reads_as_before(browser, server_only_app):
+    page = open_app(browser, server_only_app.url)
+    try:
+        expect_server_reading(page)
+    finally:
+        page.context.close()
+
+
+def test_a_browser_without_webassembly_has_the_server_read(browser, app_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script("delete window.WebAssembly")
+    page = context.new_page()
+    try:
+        page.goto(app_server.url)
+        page.wait_for_selector(PAD, timeout=60_000)
+        expect_server_reading(page)
+    finally:
+        context.close()
+
+
+def test_the_browser_and_the_server_agree_on_every_dev_drawing(page, app_server):
+    """reader.mjs and sketch_to_mnist with the Predictor, on the 3,500 drawings of pen-dev/pen_digits and
+    scan-dev/usps_digits: 28x28 fields within 2/255 for at least 99.5%, the same answer for 99.9%."""
+    from browser_reader import compare_on_files
+
+    from conftest import pen_dev_dir, scan_dev_dir
+
+    files = sorted((pen_dev_dir() / "pen_digits").glob("*.png")) + sorted(
+        (scan_dev_dir() / "usps_digits").glob("*.png")
+    )
+    assert len(files) == 3500
+    expect_engine(page)
+    parity = compare_on_files(page, app_server.url, files)
+    assert parity.fields_share >= 0.995, parity.summary() + "\n" + "\n".join(parity.disagreements[:20])
+    assert parity.answers_share >= 0.999, parity.summary() + "\n" + "\n".join(parity.disagreements[:20])

@@ -152,7 +152,14 @@ class PadReader:
         async def send(request: Request) -> Response:
             if not served.path.is_file():
                 return PlainTextResponse(f"{served.name} is not installed on this server.", status_code=404)
-            headers = {"Cache-Control": served.cache_control, "Vary": "Accept-Encoding"}
+            # Public files, fetched from pages on other origins when the app is embedded. The answer
+            # varies with the Origin too (Gradio's CORS middleware names it): a copy cached for the app's
+            # own page must not be reused for a blog's.
+            headers = {
+                "Cache-Control": served.cache_control,
+                "Access-Control-Allow-Origin": "*",
+                "Vary": "Accept-Encoding, Origin",
+            }
             gzipped = served.path.with_name(served.path.name + ".gz")
             if gzipped.is_file() and "gzip" in request.headers.get("accept-encoding", ""):
                 # the runtime's .wasm is 14 MB, 3.7 MB gzipped: compressed once by web_runtime.sh

@@ -3,8 +3,9 @@
 python benchmarks/echo_app.py --port 7870
 
 `predict` takes an uploaded image file and returns a constant label, a constant 28x28 image and a status
-line, as app.py's `predict` does; the pad's change event returns a constant answer of the live path's
-shape. Both share one worker pool with the limits of app.py (mnist_cnn.serving).
+line, as app.py's `predict` does; the pad's frames (its submit event, as in the app, with no in-browser
+reader) get a constant answer of the live path's shape. Both share one worker pool with the limits of
+app.py (mnist_cnn.serving).
 """
 
 import argparse
@@ -37,12 +38,12 @@ if __name__ == "__main__":
     limits = ServingLimits.from_env()
     limits.configure()
     with gr.Blocks() as demo:
-        pad = drawing_pad(elem_id="drawing-pad")
+        pad = drawing_pad(None, elem_id="drawing-pad")
         answer = gr.JSON(visible=False)
         image_file = gr.File(visible=False, file_types=["image"], type="binary")  # as app.py
         label, image, status = gr.Label(num_top_classes=3), gr.Image(format="png"), gr.Markdown()
         model_pool = {"concurrency_id": "model", "concurrency_limit": limits.model_workers}
-        pad.change(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private", **model_pool)
+        pad.submit(echo_frame, pad, answer, trigger_mode="always_last", api_visibility="private", **model_pool)
         image_file.upload(echo_file, image_file, [label, image, status], api_name="predict", **model_pool)
     demo.queue(max_size=limits.queue_size)
     demo.launch(server_port=args.port, **limits.launch_options(demo))

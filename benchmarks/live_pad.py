@@ -1,13 +1,20 @@
-"""The drawing pad's live path: answers while the pen moves, time to the final answer, server CPU per update.
+"""The drawing pad's live path: answers while the pen moves, their latency, server events per stroke, the
+reader's start and download, and the server CPU per live update.
 
     .venv/bin/python benchmarks/live_pad.py [--strokes 7] [--frames 300]
 
-1. In headless Chromium (Debian's), mouse strokes of two seconds on the pad of `python app.py`: the answers
-   that reach the page before the button is released (per second of stroke), and the time from pointer-up
-   to the answer for the finished drawing. Medians over the strokes.
+1. In headless Chromium (Debian's), mouse strokes of two seconds on the pad of `python app.py`, once with
+   the in-browser reader and once with the server reading every frame (the same app with its runtime files
+   hidden: PAD_RUNTIME_DIR pointing at an empty folder), in this run: the answers that reach the page
+   before the button is released (per second of stroke), the time from each pointer event to the next
+   answer on the page, the events sent to the server per stroke, and the time from pointer-up to the
+   final answer. Medians over the strokes (latencies: over every pointer event).
+   Also, on a first visit (empty cache): when the reader is ready (data-engine="browser") after the page's
+   load event, and the bytes downloaded, by kind.
 2. Server CPU seconds per live update (from /proc/<pid>/stat), for `app.py` and for the trivial
    `benchmarks/echo_app.py` (same pad, same event, a constant answer), each sent the same frames over raw
-   HTTP (the queue protocol the page uses), one after another, in the same run.
+   HTTP (the queue protocol the page uses), one after another, in the same run: what each pen movement
+   cost the server before the reader moved into the browser.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,67 +39,162 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body  # noqa: E402
 from mnist_cnn.pad import png_data_url  # noqa: E402
 
-WATCH_ANSWERS = """() => {
-    window.arrivals = [];
-    window.upAt = null;
-    let last = null;
-    window.addEventListener('pointerup', () => { window.upAt = performance.now(); }, true);
-    new MutationObserver(() => {
-        const src = document.querySelector('#model-input img')?.src ?? null;
-        if (src && src !== last) { window.arrivals.push(performance.now()); last = src; }
-    }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
-}"""
+# Installed before the page's own scripts: when the reader became ready, each answer's arrival, and each
+# pointer event's wait for the next answer (the page's label, 28x28 view and status are the answer).
+WATCH = """(() => {
+    window.watch = { readyAt: null, loadAt: null, arrivals: [], latencies: [], pending: [], down: false,
+                     upAt: null };
+    const w = window.watch;
+    window.addEventListener('load', () => { w.loadAt = performance.now(); });
+    window.addEventListener('pointerdown', (e) => { w.down = true; w.pending.push(e.timeStamp); }, true);
+    window.addEventListener('pointermove', (e) => { if (w.down) w.pending.push(e.timeStamp); }, true);
+    window.addEventListener('pointerup', () => { w.down = false; w.upAt = performance.now(); }, true);
+    const answered = () => {
+        const now = performance.now();
+        w.arrivals.push(now);
+        for (const t of w.pending) w.latencies.push(now - t);
+        w.pending = [];
+    };
+    new MutationObserver((records) => {
+        for (const r of records) {
+            const target = r.target instanceof Element ? r.target : r.target.parentElement;
+            if (r.type === 'attributes' && r.attributeName === 'data-engine' && target.dataset.engine === 'browser') {
+                w.readyAt ??= performance.now();
+            }
+            if (target?.closest?.('#status, #model-input')) { answered(); return; }
+        }
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true,
+                           attributeFilter: ['data-engine', 'src'] });
+})()"""
 
 
-def browser_strokes(url: str, strokes: int) -> None:
+def kind_of(url: str) -> str:
+    if "/pad-reader/model.onnx" in url:
+        return "model"
+    if "/pad-reader/ort" in url:
+        return "runtime"
+    if "/pad-reader/" in url:
+        return "reader.mjs"
+    return "page"
+
+
+def first_visit(browser, url: str) -> dict:
+    """A visit with an empty cache: bytes downloaded by kind, and when the reader became ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    urls: dict[str, str] = {}
+    downloaded: dict[str, int] = {}
+    cdp.on("Network.responseReceived", lambda e: urls.__setitem__(e["requestId"], e["response"]["url"]))
+
+    def finished(event: dict) -> None:
+        kind = kind_of(urls.get(event["requestId"], ""))
+        downloaded[kind] = downloaded.get(kind, 0) + int(event["encodedDataLength"])
+
+    cdp.on("Network.loadingFinished", finished)
+    page.add_init_script(WATCH)
+    page.goto(url)
+    page.wait_for_selector('#drawing-pad[data-engine="browser"]', timeout=60_000)
+    page.wait_for_timeout(3000)  # the explanation's and the gallery's requests come later: let them finish
+    watch = page.evaluate("window.watch")
+    context.close()
+    return {
+        "downloaded": downloaded,
+        "ready_after_load_ms": watch["readyAt"] - watch["loadAt"],
+        "ready_ms": watch["readyAt"],
+        "load_ms": watch["loadAt"],
+    }
+
+
+def strokes_on(browser, url: str, strokes: int, engine: str) -> dict:
+    """Two-second strokes of a 0; the first warms the page and the server up and is not counted."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sent: list[float] = []
+    page.on("request", lambda r: sent.append(time.monotonic()) if "queue/join" in r.url else None)
+    page.add_init_script(WATCH)
+    page.goto(url)
+    page.wait_for_selector(f'#drawing-pad[data-engine="{engine}"]', timeout=60_000)
+    page.wait_for_timeout(2500 if engine == "server" else 500)  # the reader would have loaded by now
+    assert page.locator("#drawing-pad").get_attribute("data-engine") == engine
+    box = page.locator("#drawing-pad canvas").bounding_box()
+    outline = DIGIT_STROKES[0][0]  # a 0: one long stroke
+    path = [
+        (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+        for a, b in zip(outline, outline[1:], strict=False)
+        for t in np.linspace(0, 1, 16)[1:]
+    ]
+    rates, finals, latencies, events = [], [], [], []
+    for stroke in range(strokes + 1):
+        if page.locator("#clear-button").is_enabled():
+            page.locator("#clear-button").click()
+        page.wait_for_timeout(1000)
+        page.evaluate("() => { window.watch.arrivals = []; window.watch.latencies = []; window.watch.pending = []; }")
+        sent_before = len(sent)
+        page.mouse.move(box["x"] + path[0][0] / 400 * box["width"], box["y"] + path[0][1] / 400 * box["height"])
+        page.mouse.down()
+        down_at = page.evaluate("performance.now()")
+        stroke_ms = 2000
+        for i, (x, y) in enumerate(path):  # evenly over two seconds of page time
+            page.mouse.move(box["x"] + x / 400 * box["width"], box["y"] + y / 400 * box["height"])
+            wait = down_at + stroke_ms * (i + 1) / len(path) - page.evaluate("performance.now()")
+            if wait > 0:
+                page.wait_for_timeout(wait)
+        during_latencies = page.evaluate("window.watch.latencies")
+        page.mouse.up()
+        page.wait_for_timeout(2000)  # the final answer and its explanation
+        watch = page.evaluate("window.watch")
+        if stroke == 0:
+            continue
+        up_at = watch["upAt"]
+        during = [t for t in watch["arrivals"] if down_at <= t <= up_at]
+        rates.append(len(during) / ((up_at - down_at) / 1000))
+        after = [t for t in watch["arrivals"] if t > up_at]
+        finals.append((after[0] if after else float("nan")) - up_at)
+        latencies += during_latencies
+        events.append(len(sent) - sent_before - 1)  # less the Clear before the stroke
+    page.close()
+    return {"rates": rates, "finals": finals, "latencies": latencies, "events": events}
+
+
+def browser_part(reader_url: str, server_url: str, strokes: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    rates, finals = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(url)
-        page.wait_for_selector("#drawing-pad canvas", timeout=60_000)
-        page.evaluate(WATCH_ANSWERS)
-        box = page.locator("#drawing-pad canvas").bounding_box()
-        outline = DIGIT_STROKES[0][0]  # a 0: one long stroke
-        path = [
-            (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
-            for a, b in zip(outline, outline[1:], strict=False)
-            for t in np.linspace(0, 1, 16)[1:]
-        ]
-        for stroke in range(strokes + 1):  # the first stroke warms the page and the server up: not counted
-            if page.locator("#clear-button").is_enabled():
-                page.locator("#clear-button").click()
-            page.wait_for_timeout(500)
-            page.evaluate("() => { window.arrivals = []; }")
-            page.mouse.move(box["x"] + path[0][0] / 400 * box["width"], box["y"] + path[0][1] / 400 * box["height"])
-            page.mouse.down()
-            down_at = page.evaluate("performance.now()")
-            stroke_ms = 2000
-            for i, (x, y) in enumerate(path):  # evenly over two seconds of page time
-                page.mouse.move(box["x"] + x / 400 * box["width"], box["y"] + y / 400 * box["height"])
-                wait = down_at + stroke_ms * (i + 1) / len(path) - page.evaluate("performance.now()")
-                if wait > 0:
-                    page.wait_for_timeout(wait)
-            page.mouse.up()
-            page.wait_for_timeout(1500)
-            arrivals, up_at = page.evaluate("window.arrivals"), page.evaluate("window.upAt")
-            if stroke == 0:
-                continue
-            during = [t for t in arrivals if down_at <= t <= up_at]
-            rates.append(len(during) / ((up_at - down_at) / 1000))
-            finals.append(arrivals[-1] - up_at)
+        visit = first_visit(browser, reader_url)
+        runs = {
+            "in-browser reader": strokes_on(browser, reader_url, strokes, "browser"),
+            "server reads every frame": strokes_on(browser, server_url, strokes, "server"),
+        }
         browser.close()
-    print(f"browser, {strokes} two-second strokes on the pad (headless Chromium):")
+    mb = {kind: size / 1e6 for kind, size in sorted(visit["downloaded"].items())}
+    print("first visit (empty cache), downloaded: " + ", ".join(f"{kind} {size:.2f} MB" for kind, size in mb.items()))
+    print(f"  in all {sum(mb.values()):.2f} MB")
     print(
-        f"  answers before pointer-up: median {statistics.median(rates):.1f} per second "
-        f"(min {min(rates):.1f}, max {max(rates):.1f})"
+        f"  reader ready {visit['ready_after_load_ms']:.0f} ms after the page's load event "
+        f"({visit['ready_ms']:.0f} ms after navigation started; load event at {visit['load_ms']:.0f} ms)"
     )
-    print(
-        f"  pointer-up to the final answer: median {statistics.median(finals):.0f} ms "
-        f"(min {min(finals):.0f}, max {max(finals):.0f})"
-    )
+    print(f"{strokes} two-second strokes on the pad (headless Chromium):")
+    for name, run in runs.items():
+        lat = run["latencies"]
+        print(f"  {name}:")
+        print(
+            f"    answers before pointer-up: median {statistics.median(run['rates']):.1f} per second "
+            f"(min {min(run['rates']):.1f}, max {max(run['rates']):.1f})"
+        )
+        print(
+            f"    pointer event to the next answer on the page: p50 {np.percentile(lat, 50):.1f} ms, "
+            f"p90 {np.percentile(lat, 90):.1f} ms ({len(lat)} events)"
+        )
+        print(
+            f"    events sent to the server per stroke: median {statistics.median(run['events']):.0f} "
+            f"(min {min(run['events'])}, max {max(run['events'])})"
+        )
+        print(
+            f"    pointer-up to the final answer: median {statistics.median(run['finals']):.0f} ms "
+            f"(min {min(run['finals']):.0f}, max {max(run['finals']):.0f})"
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -136,9 +239,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames sent to each server for the CPU figure")
     args = parser.parse_args()
     offline = {"HF_HUB_OFFLINE": "1"}
+    no_runtime = tempfile.mkdtemp(prefix="no-runtime-")  # an empty runtime folder: the server reads
     app, echo = RunningApp(offline), RunningApp(offline, script="benchmarks/echo_app.py")
+    server_only = RunningApp({**offline, "PAD_RUNTIME_DIR": no_runtime})
     try:
-        browser_strokes(app.url, args.strokes)
+        browser_part(app.url, server_only.url, args.strokes)
+        server_only.stop()
         sent = frames(args.frames)
         app_cpu, app_rtt = server_cpu(app.url, app.process.pid, sent)
         echo_cpu, echo_rtt = server_cpu(echo.url, echo.process.pid, sent)
@@ -149,6 +255,7 @@ def main() -> None:
     finally:
         app.stop()
         echo.stop()
+        server_only.stop()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Load on a public link, over raw HTTP: API clients, drawing visitors, and an overload.
 
-    .venv/bin/python benchmarks/load.py [--clients 16] [--seconds 60] [--visitors 20] [--overload 300]
+    .venv/bin/python benchmarks/load.py [--clients 16] [--seconds 60] [--visitors 20] [--readers 200]
+                                        [--overload 300] [--only api|visitors|readers|overload]
 
 1. API: N clients, each in a loop: upload a drawing (POST /gradio_api/upload), call `predict`
    (POST /gradio_api/call/predict), read the event stream to its end. Against `python app.py` and against
@@ -15,6 +16,11 @@
    calls with uploads, and pad frames, in turn). Prints how many
    were answered, refused with 503 "Queue is full" (and how fast), timed out or failed; the server's RSS
    before, after and at its peak; and whether a normal prediction works afterwards.
+4. Visitors whose browser reads the drawing (the in-browser reader): each fetches the page's assets once
+   (the page, the assets its HTML names, the config, the reader's module, runtime, gzipped .wasm and
+   model), then sends the frame of a finished drawing every 2 s, as the pad does on pen-up. Prints the
+   final answer's latency p50/p99, errors, whether each was read right, the server CPU per drawn stroke
+   and, when part 2 ran too, the same beside a stroke's cost when the server reads every frame.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import asyncio
 import io
 import json
 import os
+import re
+import statistics
 import sys
 import time
 import uuid
@@ -283,7 +291,8 @@ def record(results: dict, outcome: tuple[str, object], latency: float, expected:
         results["finals"].append(top_label(answer) == expected)
 
 
-def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
+def run_visitors(app: RunningApp, visitors: int, seconds: float) -> float:
+    """Returns the server CPU seconds per visitor per second of drawing."""
     fn_index, pad_id = pad_event(app.url)
     frames = {digit: stroke_frames(digit, 20) for digit in DIGIT_STROKES}  # 2 s of drawing per digit
     results: dict[str, list] = {"latencies": [], "errors": [], "finals": []}
@@ -303,8 +312,107 @@ def run_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
         f"  {visitors} visitors for {wall:.0f} s: {len(lat)} updates answered ({len(lat) / wall:.1f}/s, "
         f"{len(lat) / wall / visitors:.1f}/s per visitor), update latency p50 {1000 * pct(lat, 50):.0f} ms, "
         f"p99 {1000 * pct(lat, 99):.0f} ms; errors {len(results['errors'])}; finished drawings read right: "
-        f"{sum(finals)}/{len(finals)}; server CPU {1000 * cpu / max(1, len(lat)):.1f} ms per update"
+        f"{sum(finals)}/{len(finals)}; server CPU {1000 * cpu / max(1, len(lat)):.1f} ms per update, "
+        f"{1000 * cpu / wall / visitors:.0f} ms per visitor per second of drawing"
     )
+    return cpu / wall / visitors
+
+
+# --- 4. visitors whose browser reads the drawing ---------------------------------------------------
+
+
+async def first_visit_assets(http: httpx.AsyncClient) -> int:
+    """What a first visit fetches from the server, once: the page, the assets its HTML names, the config,
+    and the in-browser reader's files (module, runtime, .wasm gzipped, model). Returns the bytes received."""
+    page = await http.get("")
+    page.raise_for_status()
+    names = set(re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text))
+    config = await http.get("config")
+    config.raise_for_status()
+    pad = next(c for c in config.json()["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
+    reader = pad["props"]["props"]["reader"]
+    urls = [*sorted(names), reader["module"], reader["runtime"], reader["wasm"], reader["model"]]
+    total = len(page.content) + len(config.content)
+    for url in urls:
+        response = await http.get(url, headers={"Accept-Encoding": "gzip"})
+        response.raise_for_status()
+        total += int(response.headers.get("content-length") or len(response.content))
+    return total
+
+
+async def reading_visitor(
+    url: str,
+    fn_index: int,
+    pad_id: int,
+    drawings: dict[int, str],
+    seconds: float,
+    number: int,
+    visitors: int,
+    results: dict,
+) -> None:
+    """One visitor whose browser reads while the pen moves: the page's assets once, then a finished
+    drawing sent every 2 s (the frame of pen-up), each answer checked."""
+    session = uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        await asyncio.sleep(2.0 * number / visitors)  # visitors arrive spread out, not all at once
+        try:
+            results["asset_bytes"].append(await first_visit_assets(http))
+        except (httpx.HTTPError, StopIteration, KeyError) as err:
+            results["errors"].append(f"assets: {type(err).__name__}")
+            return
+        digits = list(drawings)
+        seq = 0
+        started = time.perf_counter()
+        stop_at = started + seconds
+        while time.perf_counter() < stop_at:
+            digit = digits[(number + seq) % len(digits)]
+            seq += 1
+            sent = time.perf_counter()
+            try:
+                outcome = await send_frame(
+                    http, fn_index, pad_id, session, {"image": drawings[digit], "seq": seq, "floor": 0}
+                )
+            except httpx.HTTPError as err:
+                outcome = (f"transport {type(err).__name__}", None)
+            record(results, outcome, time.perf_counter() - sent, str(digit))
+            await asyncio.sleep(max(0.0, started + 2.0 * seq - time.perf_counter()))
+
+
+def run_reading_visitors(app: RunningApp, visitors: int, seconds: float) -> float:
+    """Returns the server CPU seconds per drawn stroke."""
+    fn_index, pad_id = pad_event(app.url)
+    drawings = {digit: stroke_frames(digit, 20)[-1] for digit in DIGIT_STROKES}
+    results: dict[str, list] = {"latencies": [], "errors": [], "finals": [], "asset_bytes": []}
+    cpu0 = cpu_seconds(app.process.pid)
+
+    async def everyone() -> None:
+        await asyncio.gather(
+            *(
+                reading_visitor(app.url, fn_index, pad_id, drawings, seconds, n, visitors, results)
+                for n in range(visitors)
+            )
+        )
+
+    started = time.perf_counter()
+    asyncio.run(everyone())
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(app.process.pid) - cpu0
+    lat, finals = results["latencies"], results["finals"]
+    per_stroke = cpu / max(1, len(lat))
+    assets = results["asset_bytes"]
+    print(
+        f"  {visitors} visitors for {wall:.0f} s: {len(lat)} drawings answered ({len(lat) / wall:.1f}/s); "
+        f"final answer p50 {1000 * pct(lat, 50):.0f} ms, p99 {1000 * pct(lat, 99):.0f} ms (target <= 1000); "
+        f"errors {len(results['errors'])} {sorted(set(results['errors']))[:5]}; read right: "
+        f"{sum(finals)}/{len(finals)}"
+    )
+    print(
+        f"  server CPU {1000 * per_stroke:.1f} ms per drawn stroke (the whole run, page assets included: "
+        f"{cpu:.1f} s); a first visit fetched {statistics.median(assets) / 1e6:.2f} MB from the server"
+        if assets
+        else f"  server CPU {1000 * per_stroke:.1f} ms per drawn stroke"
+    )
+    return per_stroke
 
 
 # --- 3. overload -----------------------------------------------------------------------------------
@@ -390,7 +498,13 @@ def main() -> None:
         action="store_true",
         help="API clients send no session hash (each call a new session, as curl does)",
     )
-    parser.add_argument("--only", choices=["api", "visitors", "overload"], help="run one part")
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=200,
+        help="visitors whose browser reads the drawing (one frame per stroke; 0: skip)",
+    )
+    parser.add_argument("--only", choices=["api", "visitors", "readers", "overload"], help="run one part")
     args = parser.parse_args()
     env = {"HF_HUB_OFFLINE": "1"}
     app = RunningApp(env)
@@ -411,9 +525,22 @@ def main() -> None:
                 f"p99 {ours['p99 ms'] / trivial['p99 ms']:.2f}x (target <= 1.5), "
                 f"server CPU {ours['server CPU ms/answer'] / trivial['server CPU ms/answer']:.2f}x"
             )
+        today = None
         if args.only in (None, "visitors") and args.visitors:
-            print(f"2. drawing visitors, 10 frames/s each, for {args.seconds:.0f} s:")
-            run_visitors(app, args.visitors, args.seconds)
+            print(f"2. drawing visitors, the server reading 10 frames/s each, for {args.seconds:.0f} s:")
+            today = run_visitors(app, args.visitors, args.seconds)
+        if args.only in (None, "readers") and args.readers:
+            print(
+                f"4. {args.readers} visitors whose browser reads the drawing: the page's assets once, then a "
+                f"finished drawing every 2 s, for {args.seconds:.0f} s:"
+            )
+            per_stroke = run_reading_visitors(app, args.readers, args.seconds)
+            if today is not None:  # a 2-second stroke, as part 2 draws them
+                print(
+                    f"  server CPU per 2-second stroke: {1000 * per_stroke:.0f} ms with the reader in the "
+                    f"browser, {2000 * today:.0f} ms when the server reads every frame "
+                    f"({2 * today / per_stroke:.1f}x)"
+                )
         if args.only in (None, "overload") and args.overload:
             print("3. overload:")
             run_overload(app, args.overload, args.timeout, args.bursts)

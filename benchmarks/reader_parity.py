@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_reader import Parity, compare_on_files  # noqa: E402
+
 from conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp, pen_dev_dir, scan_dev_dir  # noqa: E402
 
 
@@ -53,7 +54,8 @@ def main() -> None:
     finally:
         app.stop()
     print(f"all: {total.summary()}")
-    print(f"targets: fields >= 99.5% ({100 * total.fields_share:.2f}%), answers >= 99.9% ({100 * total.answers_share:.2f}%)")
+    fields, answers = 100 * total.fields_share, 100 * total.answers_share
+    print(f"targets: fields >= 99.5% ({fields:.2f}%), answers >= 99.9% ({answers:.2f}%)")
 
 
 if __name__ == "__main__":

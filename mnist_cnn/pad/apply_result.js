@@ -7,6 +7,6 @@
   if (!result || !pad || result.seq < pad.floor) {
     return [undefined, undefined, undefined, undefined];
   }
-  window.dispatchEvent(new CustomEvent("pad-answer", { detail: pad.pad }));
+  window.dispatchEvent(new CustomEvent("pad-answer", { detail: { pad: pad.pad, seq: result.seq } }));
   return [result.label, result.image, result.status, result.boxes ?? null];
 }

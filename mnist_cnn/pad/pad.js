@@ -42,6 +42,9 @@ let answers = 0;
 let inkVersion = 0; // bumped whenever the ink changes: a reading of older ink is not shown
 let readQueued = false;
 let reading = false;
+let animationFrames = 0;
+let readFrame = -1; // the animation frame in which the last reading started
+const shown = { label: null, status: null, image: null, boxesHidden: false }; // the browser's reading shown
 
 function setEngine(name) {
   engine = name;
@@ -128,6 +131,9 @@ function sendFrame() {
   timer = null;
   lastSent = performance.now();
   seq += 1;
+  performance.mark("pad-frame", { detail: seq });
+  // the server's answer will replace what the browser showed
+  Object.assign(shown, { label: null, status: null, image: null, boxesHidden: false });
   image = renderFrame() ? frame.toDataURL("image/png") : null;
   props.value = { image, seq, floor, pad: padId };
   trigger("submit");
@@ -146,11 +152,19 @@ function inkMoved() {
   else if (timer === null) timer = setTimeout(sendFrame, wait);
 }
 
+// At once when no reading has started in this animation frame, else at the next frame.
 function readSoon() {
-  if (!readQueued) {
+  if (!reading && readFrame !== animationFrames) readInBrowser();
+  else if (!readQueued) {
     readQueued = true;
     requestAnimationFrame(readInBrowser);
   }
+}
+
+// Counts animation frames while a stroke is drawn.
+function countFrames() {
+  animationFrames += 1;
+  if (active) requestAnimationFrame(countFrames);
 }
 
 // One reading per animation frame at most; a frame is skipped while the last reading still runs.
@@ -158,15 +172,34 @@ async function readInBrowser() {
   readQueued = false;
   if (reading || engine !== "browser" || !active) return;
   reading = true;
+  readFrame = animationFrames;
   const version = inkVersion;
+  const started = performance.now();
   try {
     const answer = renderFrame()
       ? await reader.read(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE)
       : null;
+    performance.measure("pad-read", { start: started }); // in the browser's performance timeline
     if (answer && version === inkVersion && active) {
-      const { kind, label, status, digit, alternative } = answer;
-      const live = { kind, label, image: answer.image, status, digit, alternative };
+      // What has not changed on the page is not sent again: Gradio redraws only what it is given.
+      const { kind, digit, alternative } = answer;
+      const imageKey = answer.image?.url ?? "";
+      const labelShown = JSON.stringify(answer.label, (key, value) => (key === "confidence" ? Math.round(1000 * value) : value));
+      const live = {
+        kind,
+        digit,
+        alternative,
+        image: imageKey === shown.image ? undefined : answer.image,
+        label: labelShown === shown.label ? undefined : answer.label,
+        status: answer.status === shown.status ? undefined : answer.status,
+        boxes: shown.boxesHidden ? undefined : null, // a number's boxes, from the server, are hidden once
+      };
+      shown.label = labelShown;
+      shown.status = answer.status;
+      shown.image = imageKey;
+      shown.boxesHidden = true;
       props.value = { image, seq, floor, pad: padId, live };
+      performance.mark("pad-answer");
       trigger("input");
       countAnswer();
     }
@@ -204,13 +237,17 @@ board.addEventListener("pointerdown", (event) => {
   // The browser reads the new ink from now on: an answer still on its way for the ink before this stroke
   // is dropped (the server engine's answers during a stroke are its live reading: they are kept).
   if (engine === "browser") floor = seq + 1;
+  requestAnimationFrame(countFrames);
   queueRedraw();
   inkMoved();
 });
 
-board.addEventListener("pointermove", (event) => {
+// Where the browser has them (Chromium), pointerrawupdate events come as soon as the pen moves, without
+// waiting for the next animation frame as pointermove does: the points come from them, and a reading
+// can start at once.
+const MOVE_EVENT = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+board.addEventListener(MOVE_EVENT, (event) => {
   if (!active || event.pointerId !== active.pointerId) return;
-  event.preventDefault();
   const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
   for (const move of moves.length ? moves : [event]) active.points.push(toPad(move));
   queueRedraw();
@@ -253,7 +290,7 @@ document.addEventListener("keydown", onKey);
 // Answers from the server, applied by apply_result.js, are counted too.
 function onServerAnswer(event) {
   if (!element.isConnected) window.removeEventListener("pad-answer", onServerAnswer);
-  else if (event.detail === padId) countAnswer();
+  else if (event.detail.pad === padId) countAnswer();
 }
 window.addEventListener("pad-answer", onServerAnswer);
 
@@ -269,10 +306,12 @@ function appRoot() {
 async function loadReader(settings) {
   if (!settings || typeof WebAssembly !== "object") return;
   try {
+    performance.mark("pad-reader-requested");
     const base = appRoot();
     const { Reader } = await import(new URL(settings.module, base).href);
     reader = await Reader.load(settings, base);
     setEngine("browser");
+    performance.measure("pad-reader-load", "pad-reader-requested");
   } catch (error) {
     console.warn("The pad reads on the server: the in-browser reader did not load.", error);
   }

@@ -24,6 +24,10 @@ const percent = (p) => String(roundHalfEven(100 * p));
 export function paperGray(rgba, width, height) {
   const gray = new Uint8Array(width * height);
   for (let i = 0, p = 0; i < gray.length; i++, p += 4) {
+    if (rgba[p + 3] === 0) {
+      gray[i] = 255; // transparent: the paper (most of a drawing)
+      continue;
+    }
     const luminance = (rgba[p] * 19595 + rgba[p + 1] * 38470 + rgba[p + 2] * 7471 + 0x8000) >> 16; // "L"
     gray[i] = 255 - ((((255 - luminance) * rgba[p + 3]) / 255) | 0); // ImageChops.multiply truncates
   }
@@ -52,29 +56,51 @@ const meanF32 = (a, b) => f32(f32(a + b) / 2);
 const LEVELS = Array.from({ length: 256 }, (_, level) => level);
 
 // --- sketch.ink_levels -----------------------------------------------------------------------------------
+// `gray` is turned into the ink image in place (inverted when the paper is light). The levels also hold
+// `span`, the box of every pixel with any ink at all (the ink's box lies inside it): later steps look
+// only there. Written as plain loops: this runs on every animation frame while the pen moves.
 export function inkLevels(gray, width, height, settings) {
   const border = new Uint32Array(256);
-  const addBorder = (i) => border[gray[i]]++;
-  for (let x = 0; x < width; x++) addBorder(x);
-  for (let x = 0; x < width; x++) addBorder((height - 1) * width + x);
-  for (let y = 0; y < height; y++) addBorder(y * width);
-  for (let y = 0; y < height; y++) addBorder(y * width + width - 1);
+  const last = (height - 1) * width;
+  for (let x = 0; x < width; x++) {
+    border[gray[x]]++;
+    border[gray[last + x]]++;
+  }
+  for (let y = 0; y < height; y++) {
+    border[gray[y * width]]++;
+    border[gray[y * width + width - 1]]++;
+  }
   const borderTotal = 2 * (width + height);
   const inverted = histogramMedian(border, borderTotal, LEVELS, (v) => v, meanF64) >= 255 / 2;
-  const ink = inverted ? gray.map((v) => 255 - v) : gray;
+  const ink = gray;
+  if (inverted) for (let i = 0; i < ink.length; i++) ink[i] = 255 - ink[i];
 
   const step = Math.max(1, roundHalfEven(Math.sqrt(ink.length / 20_000)));
   const sample = new Uint32Array(256);
   let sampleTotal = 0;
   let peakLevel = 0;
+  const span = { top: height, bottom: -1, left: width, right: -1 };
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) if (ink[row + x] > peakLevel) peakLevel = ink[row + x];
-    if (y % step) continue;
-    for (let x = 0; x < width; x += step) {
-      sample[ink[row + x]]++;
-      sampleTotal++;
+    let first = -1;
+    let lastInk = -1;
+    for (let x = 0; x < width; x++) {
+      const level = ink[row + x];
+      if (level) {
+        if (level > peakLevel) peakLevel = level;
+        if (first < 0) first = x;
+        lastInk = x;
+      }
     }
+    if (first >= 0) {
+      if (span.top > y) span.top = y;
+      span.bottom = y;
+      if (span.left > first) span.left = first;
+      if (span.right < lastInk) span.right = lastInk;
+    }
+    if (y % step) continue;
+    for (let x = 0; x < width; x += step) sample[ink[row + x]]++;
+    sampleTotal += Math.ceil(width / step);
   }
   const edge = new Uint32Array(256); // the border, as ink
   for (let level = 0; level < 256; level++) edge[inverted ? 255 - level : level] = border[level];
@@ -96,7 +122,7 @@ export function inkLevels(gray, width, height, settings) {
   const spread = histogramMedian(counts, total, byDistance, distance, meanF32);
   const noise = (1.4826 * spread) / (peak - background);
   const floor = Math.min(0.5, Math.max(settings.noise_floor, 5 * noise));
-  return { ink, width, height, background, peak, floor };
+  return { ink, width, height, background, peak, floor, span };
 }
 
 // InkLevels.is_ink's threshold, and InkLevels.intensity as a table of the 256 levels (float32 steps).
@@ -119,15 +145,15 @@ function intensityTable(levels) {
 
 // --- sketch.ink_crop: the ink's box, as intensity ----------------------------------------------------------
 function inkBox(levels) {
-  const { ink, width, height } = levels;
+  const { ink, width, span } = levels;
   const threshold = inkThreshold(levels);
-  let top = height;
+  let top = span.bottom + 1;
   let bottom = -1;
-  let left = width;
+  let left = span.right + 1;
   let right = -1;
-  for (let y = 0; y < height; y++) {
+  for (let y = span.top; y <= span.bottom; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) {
+    for (let x = span.left; x <= span.right; x++) {
       if (ink[row + x] > threshold) {
         if (y < top) top = y;
         bottom = y;
@@ -248,35 +274,41 @@ export function digitParts(levels, box, settings) {
   const threshold = inkThreshold(levels);
   const w = box.width;
   const h = box.height;
-  const labels = new Int32Array(w * h);
+  const labels = new Int32Array(w * h); // -1: ink not yet labelled, 0: paper, n: piece n
+  for (let y = 0; y < h; y++) {
+    const row = (box.top + y) * width + box.left;
+    for (let x = 0; x < w; x++) if (ink[row + x] > threshold) labels[y * w + x] = -1;
+  }
   const stack = new Int32Array(w * h);
   const pieces = [];
   for (let start = 0; start < w * h; start++) {
-    if (labels[start] || !(ink[(box.top + ((start / w) | 0)) * width + box.left + (start % w)] > threshold)) continue;
+    if (labels[start] !== -1) continue;
     const piece = { size: 0, x0: w, x1: 0, y0: h, y1: 0 };
     pieces.push(piece);
-    labels[start] = pieces.length;
+    const label = pieces.length;
+    labels[start] = label;
     let depth = 0;
     stack[depth++] = start;
     while (depth) {
       const at = stack[--depth];
       const y = (at / w) | 0;
-      const x = at % w;
+      const x = at - y * w;
       piece.size++;
-      piece.x0 = Math.min(piece.x0, x);
-      piece.x1 = Math.max(piece.x1, x + 1);
-      piece.y0 = Math.min(piece.y0, y);
-      piece.y1 = Math.max(piece.y1, y + 1);
-      for (let dy = -1; dy <= 1; dy++) {
-        const ny = y + dy;
-        if (ny < 0 || ny >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const nx = x + dx;
-          if (nx < 0 || nx >= w) continue;
+      if (x < piece.x0) piece.x0 = x;
+      if (x >= piece.x1) piece.x1 = x + 1;
+      if (y < piece.y0) piece.y0 = y;
+      if (y >= piece.y1) piece.y1 = y + 1;
+      const y0 = y > 0 ? y - 1 : 0;
+      const y1 = y < h - 1 ? y + 1 : y;
+      const x0 = x > 0 ? x - 1 : 0;
+      const x1 = x < w - 1 ? x + 1 : x;
+      for (let ny = y0; ny <= y1; ny++) {
+        for (let nx = x0; nx <= x1; nx++) {
           const next = ny * w + nx;
-          if (labels[next] || !(ink[(box.top + ny) * width + box.left + nx] > threshold)) continue;
-          labels[next] = pieces.length;
-          stack[depth++] = next;
+          if (labels[next] === -1) {
+            labels[next] = label;
+            stack[depth++] = next;
+          }
         }
       }
     }

@@ -1,7 +1,7 @@
 """Load on a public link, over raw HTTP: API clients, drawing visitors, and an overload.
 
     .venv/bin/python benchmarks/load.py [--clients 16] [--seconds 60] [--visitors 20] [--readers 200]
-                                        [--overload 300] [--only api|visitors|readers|overload]
+                                        [--overload 300] [--only api visitors readers overload]
 
 1. API: N clients, each in a loop: upload a drawing (POST /gradio_api/upload), call `predict`
    (POST /gradio_api/call/predict), read the event stream to its end. Against `python app.py` and against
@@ -504,13 +504,18 @@ def main() -> None:
         default=200,
         help="visitors whose browser reads the drawing (one frame per stroke; 0: skip)",
     )
-    parser.add_argument("--only", choices=["api", "visitors", "readers", "overload"], help="run one part")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["api", "visitors", "readers", "overload"],
+        help="run only these parts",
+    )
     args = parser.parse_args()
     env = {"HF_HUB_OFFLINE": "1"}
     app = RunningApp(env)
     try:
         print(f"app.py (pid {app.process.pid}); limits: {json.dumps(limits_of(app))}")
-        if args.only in (None, "api"):
+        if args.only is None or "api" in args.only:
             echo = RunningApp(env, script="benchmarks/echo_app.py")
             try:
                 kind = "a new session per call, as curl" if args.session_per_call else "one session per client"
@@ -526,10 +531,10 @@ def main() -> None:
                 f"server CPU {ours['server CPU ms/answer'] / trivial['server CPU ms/answer']:.2f}x"
             )
         today = None
-        if args.only in (None, "visitors") and args.visitors:
+        if (args.only is None or "visitors" in args.only) and args.visitors:
             print(f"2. drawing visitors, the server reading 10 frames/s each, for {args.seconds:.0f} s:")
             today = run_visitors(app, args.visitors, args.seconds)
-        if args.only in (None, "readers") and args.readers:
+        if (args.only is None or "readers" in args.only) and args.readers:
             print(
                 f"4. {args.readers} visitors whose browser reads the drawing: the page's assets once, then a "
                 f"finished drawing every 2 s, for {args.seconds:.0f} s:"
@@ -541,7 +546,7 @@ def main() -> None:
                     f"browser, {2000 * today:.0f} ms when the server reads every frame "
                     f"({2 * today / per_stroke:.1f}x)"
                 )
-        if args.only in (None, "overload") and args.overload:
+        if (args.only is None or "overload" in args.only) and args.overload:
             print("3. overload:")
             run_overload(app, args.overload, args.timeout, args.bursts)
     finally:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from conftest import draw_digit, draw_number, pad_event, pad_frame_body, top_label
+from conftest import ROOT, draw_digit, draw_number, pad_event, pad_frame_body, top_label
 from mnist_cnn.pad import png_data_url as png_url
 
 FILE_META = {"_type": "gradio.FileData"}
@@ -210,3 +210,28 @@ def test_hostile_pad_frames_get_a_message(app_server, secret, case):
         assert kind == "error" and "not uploaded" in str(answer)
     kind, answer = send_frame(app_server.url, {"image": png_url(draw_digit(1)), "seq": 2})
     assert kind == "complete" and top_label(answer) == "1"
+
+
+def test_the_reader_routes_serve_only_their_own_files(app_server):
+    """The in-browser reader's files are served on fixed routes, with their types; nothing else under
+    /pad-reader/ is, however the path is written."""
+    from browser_reader import reader_settings
+
+    settings = reader_settings(app_server.url)
+    with httpx.Client(base_url=app_server.url, timeout=30) as http:
+        for key, media_type in (("module", "text/javascript"), ("runtime", "text/javascript"), ("model", "octet")):
+            response = http.get(settings[key])
+            assert response.status_code == 200 and media_type in response.headers["content-type"], key
+        wasm = http.get(settings["wasm"], headers={"Accept-Encoding": "gzip"})
+        assert wasm.headers["content-type"] == "application/wasm" and wasm.headers["content-encoding"] == "gzip"
+        assert wasm.content[:4] == b"\0asm"  # httpx undid the gzip: a WebAssembly module
+        assert http.get(settings["model"], headers={"Origin": "https://blog.example"}).headers[
+            "access-control-allow-origin"
+        ] in ("*", "https://blog.example")
+        secrets = [(ROOT / name).read_bytes()[:300] for name in ("app.py", "mnist_cnn/pad/reader.py")]
+        secrets.append((ROOT / "mnist_cnn/pretrained/model.safetensors").read_bytes()[:300])
+        for name in ("app.py", "model.safetensors", "VERSION", "ort-wasm-simd-threaded.wasm.gz", "reader.py"):
+            assert http.get(f"pad-reader/{name}").status_code == 404, name
+        for path in ("pad-reader/../app.py", "pad-reader/%2e%2e/app.py", "pad-reader/..%2Fapp.py"):
+            content = http.get(path).content
+            assert not any(secret in content for secret in secrets), path

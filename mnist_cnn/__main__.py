@@ -14,10 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from .bundle import ONNX_FILE, SAMPLES_FILE, BundleLoadError, load_bundle_folder, load_sample_pack, sample_images
+from .bundle import ONNX_FILE, BundleLoadError
 from .hub import HubPushError, load_model_source, push_bundle
 from .number import read_number
-from .onnx_export import OnnxCheckError, export_checked
+from .onnx_export import OnnxCheckError, export_bundle
 from .predict import Predictor
 from .sketch import SketchError
 
@@ -116,9 +116,7 @@ def add_onnx(folder: Path, overwrite: bool) -> int:
         print(f"error: {target} already exists; pass --overwrite to replace it.", file=sys.stderr)
         return 2
     try:
-        bundle = load_bundle_folder(folder)
-        images = sample_images(load_sample_pack(folder / SAMPLES_FILE))
-        check = export_checked(bundle.model, target, images)
+        check = export_bundle(folder, target)
     except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -154,13 +154,6 @@ def save_sample_pack(pack: dict[str, torch.Tensor], path: Path) -> None:
 SAMPLE_KEYS = ("images", "labels", "predictions", "probabilities")
 
 
-def sample_images(pack: dict[str, torch.Tensor]) -> torch.Tensor:
-    """A sample pack's images as floats in [0, 1], ``(N, 1, 28, 28)`` (the pack stores uint8)."""
-    images = pack["images"]
-    images = images.float() if images.is_floating_point() else images.float() / 255
-    return images[:, None]
-
-
 def load_sample_pack(path: Path) -> dict[str, torch.Tensor]:
     """The test images the app shows; every tensor present and of one length (else ValueError)."""
     pack = load_file(str(path))

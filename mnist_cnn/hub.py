@@ -42,9 +42,7 @@ from .bundle import (
     BundleLoadError,
     LoadedBundle,
     load_bundle_folder,
-    load_sample_pack,
     read_json,
-    sample_images,
 )
 from .card import build_model_card
 from .onnx_export import OnnxCheckError, exported_copy
@@ -142,10 +140,8 @@ def onnx_for_older_bundle(folder: Path) -> Path:
     """A bundle written before bundles held ``model.onnx``: export it from the weights (into a temporary
     folder: the bundle itself is left as it is) and check it on the bundle's test samples."""
     try:
-        bundle = load_bundle_folder(folder)
-        images = sample_images(load_sample_pack(folder / SAMPLES_FILE))
         log.info("%s has no %s: exporting one from its weights", folder, ONNX_FILE)
-        return exported_copy(bundle.model, images)
+        return exported_copy(folder)
     except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
         raise HubPushError(f"{folder} has no {ONNX_FILE}, and exporting one failed: {err}") from err
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bundle import ONNX_FILE
+from .bundle import ONNX_FILE, SAMPLES_FILE, load_bundle_folder, load_sample_pack
 from .data import to_float
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,16 @@ def export_checked(model: nn.Module, path: str | os.PathLike, images: torch.Tens
     return result
 
 
-def exported_copy(model: nn.Module, images: torch.Tensor) -> Path:
-    """A checked ``model.onnx`` in a new temporary folder (the caller removes it): for a bundle that was
-    written before bundles held one."""
-    folder = Path(tempfile.mkdtemp(prefix="mnist-onnx-"))
-    export_checked(model, folder / ONNX_FILE, images)
-    return folder / ONNX_FILE
+def export_bundle(folder: Path, path: str | os.PathLike) -> OnnxCheck:
+    """Export a bundle folder's weights to ``path``, checked on the bundle's test samples (for a bundle
+    written before bundles held ``model.onnx``). Raises BundleLoadError, OnnxCheckError, OSError or
+    ValueError when it cannot."""
+    bundle = load_bundle_folder(folder)
+    return export_checked(bundle.model, path, load_sample_pack(folder / SAMPLES_FILE)["images"])
+
+
+def exported_copy(folder: Path) -> Path:
+    """``export_bundle`` into a new temporary folder (the caller removes it): the bundle is left as it is."""
+    copy = Path(tempfile.mkdtemp(prefix="mnist-onnx-")) / ONNX_FILE
+    export_bundle(folder, copy)
+    return copy

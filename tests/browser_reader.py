@@ -1,4 +1,4 @@
-"""The pad's in-browser reader against the server's, on image files: shared by tests/test_reader.py and
+"""The pad's in-browser reader against the server's, on image files: shared by tests/test_browser.py and
 benchmarks/reader_parity.py.
 
 The page loads ``reader.mjs`` from the running app, as the pad does, decodes each PNG (no colour
@@ -80,11 +80,15 @@ class Parity:
         )
 
 
-def reader_settings(app_url: str) -> dict:
-    """The pad's reader settings from a running app's config (None when it has no in-browser reader)."""
-    config = httpx.get(f"{app_url}config", timeout=30).json()
+def pad_reader_settings(config: dict) -> dict | None:
+    """The pad's reader settings in an app's config (None when it has no in-browser reader)."""
     pad = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
     return pad["props"]["props"]["reader"]
+
+
+def reader_settings(app_url: str) -> dict | None:
+    """``pad_reader_settings`` of a running app."""
+    return pad_reader_settings(httpx.get(f"{app_url}config", timeout=30).json())
 
 
 def compare_on_files(page, app_url: str, files: list[Path]) -> Parity:

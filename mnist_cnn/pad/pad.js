@@ -44,7 +44,11 @@ let readQueued = false;
 let reading = false;
 let animationFrames = 0;
 let readFrame = -1; // the animation frame in which the last reading started
-const shown = { label: null, status: null, image: null, boxesHidden: false }; // the browser's reading shown
+const shown = {}; // what the browser's readings put on the page since the last frame sent to the server
+function forgetShown() {
+  Object.assign(shown, { label: null, status: null, image: null, boxesHidden: false });
+}
+forgetShown();
 
 function setEngine(name) {
   engine = name;
@@ -132,8 +136,7 @@ function sendFrame() {
   lastSent = performance.now();
   seq += 1;
   performance.mark("pad-frame", { detail: seq });
-  // the server's answer will replace what the browser showed
-  Object.assign(shown, { label: null, status: null, image: null, boxesHidden: false });
+  forgetShown(); // the server's answer will replace what the browser showed
   image = renderFrame() ? frame.toDataURL("image/png") : null;
   props.value = { image, seq, floor, pad: padId };
   trigger("submit");
@@ -182,13 +185,10 @@ async function readInBrowser() {
     performance.measure("pad-read", { start: started }); // in the browser's performance timeline
     if (answer && version === inkVersion && active) {
       // What has not changed on the page is not sent again: Gradio redraws only what it is given.
-      const { kind, digit, alternative } = answer;
       const imageKey = answer.image?.url ?? "";
-      const labelShown = JSON.stringify(answer.label, (key, value) => (key === "confidence" ? Math.round(1000 * value) : value));
+      const rounded = (key, value) => (key === "confidence" ? Math.round(1000 * value) : value);
+      const labelShown = JSON.stringify(answer.label, rounded);
       const live = {
-        kind,
-        digit,
-        alternative,
         image: imageKey === shown.image ? undefined : answer.image,
         label: labelShown === shown.label ? undefined : answer.label,
         status: answer.status === shown.status ? undefined : answer.status,
@@ -199,7 +199,6 @@ async function readInBrowser() {
       shown.image = imageKey;
       shown.boxesHidden = true;
       props.value = { image, seq, floor, pad: padId, live };
-      performance.mark("pad-answer");
       trigger("input");
       countAnswer();
     }
@@ -317,7 +316,8 @@ async function loadReader(settings) {
   }
 }
 function whenIdle(callback) {
-  const idle = () => (window.requestIdleCallback ? requestIdleCallback(callback, { timeout: 500 }) : setTimeout(callback, 0));
+  const idle = () =>
+    window.requestIdleCallback ? requestIdleCallback(callback, { timeout: 500 }) : setTimeout(callback, 0);
   if (document.readyState === "complete") idle();
   else window.addEventListener("load", idle, { once: true });
 }

@@ -3,8 +3,8 @@
 //
 // Each function names the Python it mirrors, and keeps its arithmetic: where numpy computes in float32,
 // so does this (Math.fround), and Python's round() rounds halves to even. benchmarks/reader_parity.py and
-// tests/test_reader.py hold the two together on real drawings. The settings (thresholds, constants,
-// wording) come from the server: mnist_cnn/pad/reader.py.
+// tests/test_browser.py (through tests/browser_reader.py) hold the two together on real drawings. The
+// settings (thresholds, constants, wording) come from the server: mnist_cnn/pad/reader.py.
 
 const f32 = Math.fround;
 
@@ -370,7 +370,8 @@ export function answer(probs, rule) {
 // Prediction.status_markdown
 export function statusMarkdown(probs, read, messages) {
   if (read.digit !== null && read.alternative !== null) {
-    return `**${read.digit}**, or maybe ${read.alternative} (${percent(probs[read.digit])}% / ${percent(probs[read.alternative])}%)`;
+    const shares = `${percent(probs[read.digit])}% / ${percent(probs[read.alternative])}%`;
+    return `**${read.digit}**, or maybe ${read.alternative} (${shares})`;
   }
   if (read.digit !== null) return `**${read.digit}** (${percent(probs[read.digit])}% sure)`;
   return `**${messages.unsure}** (best guess ${read.best}, ${percent(probs[read.best])}%)`;
@@ -432,12 +433,12 @@ export class Reader {
     return exps.map((e) => e / total);
   }
 
-  // What the pad shows for an RGBA drawing: {label, image, status} as the server's answer has them, plus
-  // `digit`, `alternative`, and `kind`: "empty", "digit" or "number" (several digits: read on pen-up).
+  // What the pad shows for an RGBA drawing: {label, image, status} as the server's answer has them; for
+  // several digits, only a status saying the number is read on pen-up.
   async read(rgba, width, height) {
     const { settings } = this;
     const steps = preprocess(rgba, width, height, settings);
-    if (!steps) return { kind: "empty", label: {}, image: null, status: `**${settings.messages.empty}**` };
+    if (!steps) return { label: {}, image: null, status: `**${settings.messages.empty}**` };
     const probs = await this.probabilities(steps.field);
     const read = answer(probs, settings.rule);
     const parts = digitParts(steps.levels, steps.box, settings.number);
@@ -447,26 +448,13 @@ export class Reader {
       parts.length === 1 &&
       (part.width > settings.number.wide * part.height ||
         (read.digit === null && part.width > settings.number.two_wide * part.height));
-    const side = settings.sketch.field;
     if (parts.length > 1 || maybeTwo) {
-      return {
-        kind: "number",
-        label: {},
-        image: null,
-        status: `**${settings.messages.number_pending}**`,
-        field: steps.field,
-        probs,
-        ...read,
-      };
+      return { label: {}, image: null, status: `**${settings.messages.number_pending}**` };
     }
     return {
-      kind: "digit",
       label: labelValue(probs, read.notADigit, settings.messages),
-      image: fieldImage(steps.field, side),
+      image: fieldImage(steps.field, settings.sketch.field),
       status: statusMarkdown(probs, read, settings.messages),
-      field: steps.field,
-      probs,
-      ...read,
     };
   }
 }

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from browser_reader import pad_reader_settings  # noqa: E402
 from live_pad import cpu_seconds  # noqa: E402
 
 from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label  # noqa: E402
@@ -329,8 +330,7 @@ async def first_visit_assets(http: httpx.AsyncClient) -> int:
     names = set(re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text))
     config = await http.get("config")
     config.raise_for_status()
-    pad = next(c for c in config.json()["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
-    reader = pad["props"]["props"]["reader"]
+    reader = pad_reader_settings(config.json())
     urls = [*sorted(names), reader["module"], reader["runtime"], reader["wasm"], reader["model"]]
     total = len(page.content) + len(config.content)
     for url in urls:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
+import os
+import signal
 
 import gradio as gr
 
 from mnist_cnn.bundle import LoadedBundle
+from mnist_cnn.feedback.guard import CorrectionGuard, CorrectionLimits
+from mnist_cnn.feedback.store import FeedbackConfig, FeedbackStore, model_fields
 from mnist_cnn.hub import load_model_source
 from mnist_cnn.pad import PAGE_CSS
 from mnist_cnn.pad.reader import PadReader
@@ -22,14 +27,20 @@ from mnist_cnn.tabs import confusion, draw, model, photo, samples, training
 from mnist_cnn.views import BundleView
 
 
-def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None, reader: PadReader | None = None) -> gr.Blocks:
-    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.tabs. ``reader``:
-    the pad's in-browser reader, whose routes the launch serves."""
+def build_demo(
+    bundle: LoadedBundle,
+    feedback: FeedbackStore,
+    limits: ServingLimits | None = None,
+    reader: PadReader | None = None,
+) -> gr.Blocks:
+    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.tabs. ``feedback``:
+    where visitors' corrections go; ``reader``: the pad's in-browser reader, whose routes the launch serves."""
     limits = limits or ServingLimits.from_env()
     reader = reader or PadReader.from_bundle(bundle)
     limits.configure()
     predictor = Predictor.from_bundle(bundle)
     view = BundleView(bundle)
+    guard = CorrectionGuard(CorrectionLimits.from_env())  # the corrections' rate limits, in memory
     with gr.Blocks(title="MNIST digit demo") as demo:
         gr.Markdown(
             "# ✍️ MNIST digit demo\n"
@@ -41,7 +52,7 @@ def build_demo(bundle: LoadedBundle, limits: ServingLimits | None = None, reader
             gr.Markdown(f"⚠️ {bundle.fallback_reason}", elem_id="fallback-notice")
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
-                draw.build(predictor, limits, reader.settings())
+                draw.build(predictor, limits, reader.settings(), feedback, guard)
             with gr.Tab("Photo or scan", id="photo"):
                 photo.build(predictor, limits)
             with gr.Tab("Test samples", id="samples"):
@@ -65,24 +76,40 @@ def main() -> None:
     parser.add_argument("--model", help="Hub repo id or bundle folder (default: $MODEL_REPO, else the shipped model)")
     parser.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
     args = parser.parse_args()
+    # The app's own news (where corrections go, each push) at INFO; other libraries' warnings only.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mnist_cnn").setLevel(logging.INFO)
     limits = ServingLimits.from_env()
     bundle = load_model_source(args.model, args.revision)
     reader = PadReader.from_bundle(bundle)
-    demo = build_demo(bundle, limits, reader)
+    feedback_config = FeedbackConfig.from_env()
+    feedback = FeedbackStore(feedback_config, model_fields(bundle))
+    demo = build_demo(bundle, feedback, limits, reader)
     # torch, Gradio and the bundle are ~450k long-lived objects: a full garbage collection walks them all
     # (~0.2 s with everything else stopped). Frozen, they are left out, and requests are not stalled.
     gc.freeze()
     # show_error: a refused request (a file that was not uploaded, a malformed payload) is told why.
     # launch_options: the upload size limit, uploads and generated images deleted once they are
     # limits.cache_seconds old, and the in-browser reader's files.
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=args.share,
-        css_paths=[PAGE_CSS],
-        show_error=True,
-        **limits.launch_options(demo, reader.routes()),
-    )
+    # SIGTERM (a Space restarting, `docker stop`) ends the server as Ctrl-C does, so that the corrections
+    # not pushed yet are pushed below before the process exits.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            css_paths=[PAGE_CSS],
+            show_error=True,
+            **limits.launch_options(demo, reader.routes()),
+        )
+    finally:
+        pushed = feedback.close(feedback_config.flush_seconds)
+    if not pushed:
+        # A push still running would hold the interpreter's exit past the deadline (its thread is joined):
+        # leave now. What it was sending is on disk and goes with the next start's first push.
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -198,20 +198,30 @@ def app_server():
     app.stop()
 
 
-def pad_event(base_url: str) -> tuple[int, int]:
-    """(fn_index, component id) of the drawing pad's submit event (a frame for the server to read), read
-    from a running app's config."""
+def component_event(base_url: str, elem_id: str, event: str = "submit") -> tuple[int, int]:
+    """(fn_index, component id) of the ``event`` of the component with ``elem_id``, read from a running
+    app's config."""
     import httpx
 
     config = httpx.get(f"{base_url}config", timeout=30).json()
-    pad_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "drawing-pad")
-    fn_index = next(d["id"] for d in config["dependencies"] if [pad_id, "submit"] in d["targets"])
-    return fn_index, pad_id
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    fn_index = next(d["id"] for d in config["dependencies"] if [component, event] in d["targets"])
+    return fn_index, component
+
+
+def pad_event(base_url: str) -> tuple[int, int]:
+    """(fn_index, component id) of the drawing pad's submit event (a frame for the server to read)."""
+    return component_event(base_url, "drawing-pad")
+
+
+def queue_join_body(data: list, fn_index: int, trigger_id: int, session: str) -> dict:
+    """The body of ``POST /gradio_api/queue/join`` for one event, as the page sends it."""
+    return {"data": data, "fn_index": fn_index, "session_hash": session, "trigger_id": trigger_id, "event_data": None}
 
 
 def pad_frame_body(frame, fn_index: int, pad_id: int, session: str) -> dict:
-    """The body of ``POST /gradio_api/queue/join`` for one pad frame, as the page sends it."""
-    return {"data": [frame], "fn_index": fn_index, "session_hash": session, "trigger_id": pad_id, "event_data": None}
+    """The body of ``POST /gradio_api/queue/join`` for one pad frame."""
+    return queue_join_body([frame], fn_index, pad_id, session)
 
 
 def top_label(outputs) -> str | None:

@@ -140,6 +140,8 @@ function sendFrame() {
   image = renderFrame() ? frame.toDataURL("image/png") : null;
   props.value = { image, seq, floor, pad: padId };
   trigger("submit");
+  // for the feedback buttons: which drawing the server has now, and whether there is one
+  holder.dispatchEvent(new CustomEvent("pad-frame", { bubbles: true, detail: { seq, empty: image === null } }));
 }
 
 // While drawing: the browser reads on the next animation frame; the server engine gets one frame per

@@ -9,6 +9,8 @@ import gradio as gr
 from gradio.components.label import LabelConfidence, LabelData
 
 from ..explain import explain_input, explain_prediction
+from ..feedback.guard import CorrectionGuard
+from ..feedback.store import FeedbackStore
 from ..number import NumberReading, draw_reading, fields_side_by_side, number_markdown, read_digit_or_number
 from ..number import read_number as read_number_in
 from ..pad import APPLY_RESULT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
@@ -16,6 +18,7 @@ from ..predict import EMPTY_MESSAGE, Predictor
 from ..serving import ServingLimits
 from ..sketch import SketchError
 from ..views import to_uint8
+from . import feedback
 from .common import EXPLAIN_POOL, compact_figure, data_image, model_pool, output_image, outputs
 
 BEST_GUESS = -1
@@ -94,9 +97,16 @@ class DrawHandlers:
         return explain_input(self.predictor, image, None if digit is None else int(digit))
 
 
-def build(predictor: Predictor, limits: ServingLimits, reader: dict[str, Any] | None) -> None:
-    """The Draw tab's layout, then its events: the live pad and its explanation, and the public API.
-    ``reader``: the in-browser reader's settings (None: the server reads every frame)."""
+def build(
+    predictor: Predictor,
+    limits: ServingLimits,
+    reader: dict[str, Any] | None,
+    store: FeedbackStore,
+    guard: CorrectionGuard,
+) -> None:
+    """The Draw tab's layout, then its events: the live pad and its explanation, the visitors' corrections
+    (``store``, ``guard``; see ``feedback``), and the public API. ``reader``: the in-browser reader's
+    settings (None: the server reads every frame)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             pad = drawing_pad(reader, elem_id="drawing-pad")
@@ -105,6 +115,7 @@ def build(predictor: Predictor, limits: ServingLimits, reader: dict[str, Any] | 
         with gr.Column(scale=2, min_width=300):
             status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
+            feedback.build(predictor, store, guard, pad)
             with gr.Row():
                 seen = compact_figure("What the model sees (28x28)", "model-input")
                 why_image = compact_figure("Why: red for, blue against", "why-image")

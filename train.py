@@ -3,6 +3,7 @@
     python train.py --data-dir ../shared/data/mnist --out runs/mnist-cnn        # the default recipe
     python train.py --recipe quick --out runs/quick                             # a fast look (< 1 min)
     python train.py --lr 1e-3 3e-3 1e-2 --out runs/sweep                        # short run per LR, then the best
+    python train.py --extra-data user/mnist-feedback --out runs/with-feedback    # plus visitors' corrections
 
 Settings below are the defaults; every one can be changed from the command line (see --help).
 """
@@ -51,6 +52,7 @@ from mnist_cnn.devsets import (
     with_rule,
 )
 from mnist_cnn.evaluation import TestReport, build_sample_pack, evaluate_test_set
+from mnist_cnn.feedback.dataset import Corrections, CorrectionsError, load_corrections
 from mnist_cnn.hub import HubPushError, push_bundle
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.onnx_export import OnnxCheckError, check_onnx, export_onnx
@@ -99,6 +101,7 @@ SWEEP_EPOCHS = 3  # length of each learning-rate sweep run
 SAMPLE_PACK_SIZE = 1000  # random test images for the app, plus every mistake
 SEED = 0
 DEV_DIR_ENV = "PEN_DEV_DIR"
+EXTRA_REPEAT = 1  # times each visitor's correction is seen per epoch
 # -----------------------------------------------------------------------------------------------
 
 log = logging.getLogger("train")
@@ -181,6 +184,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folders of real handwriting to measure on and choose the answer rule on, never trained on: each "
         "subfolder of *_<label>.png files (pen_digits/, usps_digits/, pen_letters/) is measured; the figures go "
         f"into the metrics and the model card (default: ${DEV_DIR_ENV}, several joined by {os.pathsep!r})",
+    )
+    parser.add_argument(
+        "--extra-data",
+        metavar="REPO_OR_FOLDER",
+        help="visitors' corrections to add to the training images (never to validation or test): a Hub dataset "
+        "repo written by the app (FEEDBACK_REPO) or a folder in its layout (FEEDBACK_DIR); 'not a digit' "
+        "joins the 11th class",
+    )
+    parser.add_argument("--extra-revision", help="branch, tag or commit of the --extra-data repo (default: main)")
+    parser.add_argument(
+        "--extra-repeat",
+        type=int,
+        default=EXTRA_REPEAT,
+        help="times each correction is seen per epoch (a few hundred among 55,000 images weigh little)",
     )
     parser.add_argument("--val-size", type=int, default=VALIDATION_SIZE, help="validation images held out of training")
     parser.add_argument("--limit-train", type=int, help="train on only this many images (smoke tests)")
@@ -269,6 +286,17 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
     train, val = split_train_validation(data.train_images, data.train_labels, args.val_size)
     if args.limit_train:
         train = (train[0][: args.limit_train], train[1][: args.limit_train])
+    extra = None
+    if args.extra_data:
+        if args.extra_repeat < 1:
+            log.error("--extra-repeat must be at least 1, got %d", args.extra_repeat)
+            return 2
+        try:
+            extra = load_corrections(args.extra_data, args.extra_revision)
+        except CorrectionsError as err:
+            log.error("%s", err)
+            return 2
+        train = with_corrections(train, extra, args.extra_repeat)
     test_images, test_labels = data.test_images[: args.limit_test], data.test_labels[: args.limit_test]
     log.info("train %d, validation %d, test %d images", len(train[0]), len(val[0]), len(test_images))
 
@@ -344,6 +372,7 @@ def train_evaluate_save(args: argparse.Namespace, command: str) -> int:
         interrupted=result.interrupted,
         validation_size=len(val[0]),
         train_size=len(train[0]),
+        extra_data=None if extra is None else {**extra.summary(), "repeat": args.extra_repeat},
         lr_sweep={f"{lr:g}": acc for lr, acc in sweep.items()} or None,
         config={"recipe": args.recipe, **model_config, **asdict(cfg)},
         seed=cfg.seed,
@@ -485,6 +514,19 @@ def measure_dev_sets(
     for name, row in results.items():
         log.info("%s: %s", name, row["summary"])
     return results, rule, chosen_on
+
+
+def with_corrections(
+    train: tuple[torch.Tensor, torch.Tensor],
+    extra: Corrections,
+    repeat: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training images with the visitors' corrections appended (``repeat`` times each); validation and
+    test are left as they are, so that every run is judged on the same images."""
+    print(f"Training on {extra.describe()}, each seen {repeat}x per epoch")
+    images = torch.cat([train[0], extra.images.repeat(repeat, 1, 1)])
+    labels = torch.cat([train[1], extra.labels.repeat(repeat)])
+    return images, labels
 
 
 def describe_device(device: str) -> str:

@@ -135,6 +135,11 @@ holds the model, `train.py` trains it, `app.py` is the Gradio demo.
 {% endif %}{% if metrics.config.negatives %}- An 11th output, "not a digit", learned from generated non-digits ({{ "%.0f"|format(100 * metrics.config.negatives) }}% on top of each
   batch): letter shapes built from pen strokes (only letters no one writes as a digit), two MNIST digits
   overlaid side by side, random scribbles.
+{% endif %}{% if metrics.extra_data %}- Visitors' corrections from the demo's drawing pad: {{ metrics.extra_data.rows }} drawings
+  ({{ metrics.extra_data.digits }} digits, {{ metrics.extra_data.not_a_digit }} "not a digit") from {% if metrics.extra_data.on_hub %}the dataset
+  [{{ metrics.extra_data.source }}](https://huggingface.co/datasets/{{ metrics.extra_data.source }}){% else %}the folder `{{ metrics.extra_data.source }}`{% endif %}
+  at revision `{{ metrics.extra_data.revision }}`, added to the training images only (each seen
+  {{ metrics.extra_data.repeat }}x per epoch; never to validation or test).
 {% endif %}
 - Optimizer: AdamW, one-cycle learning-rate schedule, label smoothing, an exponential moving average
   of the weights; the epoch with the best validation accuracy is kept.
@@ -175,7 +180,8 @@ def build_model_card(
         library_name="pytorch",
         pipeline_tag="image-classification",
         tags=["mnist", "image-classification", "cnn", "pytorch_model_hub_mixin", "model_hub_mixin"],
-        datasets=["ylecun/mnist"],
+        datasets=["ylecun/mnist"]
+        + ([extra["source"]] if (extra := metrics.get("extra_data")) and extra["on_hub"] else []),
         metrics=["accuracy"],
         eval_results=[
             EvalResult(

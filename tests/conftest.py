@@ -5,6 +5,7 @@ import os
 import shutil
 import struct
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +154,9 @@ class RunningApp:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION")}
+        base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION", "FEEDBACK_REPO")}
+        # visitors' corrections in a folder of their own, never in the repository's data/
+        base["FEEDBACK_DIR"] = tempfile.mkdtemp(prefix="feedback-")
         self.process = subprocess.Popen(
             [sys.executable, script, "--port", str(self.port), *args],
             cwd=ROOT,

@@ -1,12 +1,15 @@
 """A small Hugging Face Hub-compatible HTTP server for the tests, on 127.0.0.1.
 
-It implements what ``huggingface_hub`` 2.x calls to push and to download a model repo: create repo,
-create branch, validate YAML, preupload, the Git LFS batch API (basic transfer: a PUT to a URL this
-server gives, then verify), commit (NDJSON, with "file" and "lfsFile" lines), repo info, and resolve
-(HEAD and GET). As on the Hub, preupload answers "lfs" for binary files and those .gitattributes routes to
-LFS (.safetensors, .png), "regular" for text. Repos live in memory; ``Hub.repos`` lets tests read back
-what was pushed, ``Hub.lfs_uploads`` which objects came through LFS, and ``Hub.requests`` every request
-line and header but Authorization (to check that no token leaks elsewhere).
+It implements what ``huggingface_hub`` 2.x calls to push and to download a model or dataset repo (what
+``CommitScheduler`` and ``snapshot_download`` call among it): create repo, create branch, validate YAML,
+preupload, the Git LFS batch API (basic transfer: a PUT to a URL this server gives, then verify), commit
+(NDJSON, with "file" and "lfsFile" lines), repo info, the recursive tree listing, and resolve (HEAD and
+GET). As on the Hub, preupload answers "lfs" for binary files and those .gitattributes routes to LFS
+(.safetensors, .png), "regular" for text. Repos live in memory, dataset repos under the key
+``datasets/owner/name``; ``Hub.repos`` lets tests read back what was pushed (``Repo.changes``: the paths
+each commit wrote), ``Hub.lfs_uploads`` which objects came through LFS, and ``Hub.requests`` every
+request line and header but Authorization (to check that no token leaks elsewhere). ``Hub.fault = "down"``
+answers 503 to everything, as a Hub in an outage.
 
 The client uses Xet storage instead of LFS when ``hf_xet`` is installed; tests set HF_HUB_DISABLE_XET=1.
 """
@@ -33,6 +36,7 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)  # branch -> commit sha
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # sha -> {path: content}
     messages: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, list[str]] = field(default_factory=dict)  # sha -> paths the commit added or changed
 
 
 class Hub:
@@ -42,7 +46,8 @@ class Hub:
         self.requests: list[str] = []  # request lines and headers, Authorization left out
         self.authorized = 0  # how many requests carried an Authorization header
         # Faults for downloads ("resolve"): None, "500" or "403" (every answer), "cut" (weights stop half-way
-        # and the connection closes), "trickle" (the weights at 200 bytes a second: no single read times out).
+        # and the connection closes), "trickle" (the weights at 200 bytes a second: no single read times out);
+        # and "down": every request, of any kind, answered 503.
         self.fault: str | None = None
         self.lock = threading.Lock()
         self._counter = 0
@@ -57,6 +62,11 @@ class Hub:
     def files(self, repo_id: str, revision: str = "main") -> dict[str, bytes]:
         repo = self.repos[repo_id]
         return repo.commits[repo.branches.get(revision, revision)]
+
+
+def repo_key(kind: str, owner: str, name: str) -> str:
+    """Where a repo is kept: ``owner/name`` for a model, ``datasets/owner/name`` for a dataset."""
+    return f"{owner}/{name}" if kind in ("model", "models") else f"datasets/{owner}/{name}"
 
 
 LFS_PATTERNS = ("*.safetensors", "*.bin", "*.png", "*.pt")  # the initial commit's .gitattributes routes these
@@ -138,8 +148,18 @@ class Handler(BaseHTTPRequestHandler):
         return sha
 
     # --- routes ---
+    def down(self) -> bool:
+        """In an outage, every request gets 503 (after its body is read, so the connection stays usable)."""
+        if self.hub.fault != "down":
+            return False
+        self.body()
+        self.error(503, "Service Unavailable")
+        return True
+
     def do_POST(self) -> None:
         self.record()
+        if self.down():
+            return
         path = unquote(urlsplit(self.path).path)
         parts = path.strip("/").split("/")
         body = self.body()
@@ -152,8 +172,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.lfs_batch(lfs_repo, json.loads(body))
         if lfs_action == "verify":
             return self.lfs_verify(lfs_repo, json.loads(body))
-        if len(parts) >= 6 and parts[:2] == ["api", "models"]:
-            repo_id, action, revision = f"{parts[2]}/{parts[3]}", parts[4], "/".join(parts[5:])
+        if len(parts) >= 6 and parts[0] == "api" and parts[1] in ("models", "datasets"):
+            repo_id, action, revision = repo_key(parts[1], parts[2], parts[3]), parts[4], "/".join(parts[5:])
             repo = self.find_repo(repo_id)
             if repo is None or not self.require_writer(repo.owner):
                 return
@@ -192,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         """The storage URL a batch answer points to (S3 on the Hub): content must match its sha256."""
         self.record()
+        if self.down():
+            return
         path = unquote(urlsplit(self.path).path)
         if not path.startswith("/lfs-upload/"):
             return self.error(404, f"Unknown endpoint {path}")
@@ -216,7 +238,7 @@ class Handler(BaseHTTPRequestHandler):
         if not self.require_writer(owner):
             return
         name = payload["name"]
-        repo_id = f"{owner}/{name}"
+        repo_id = repo_key(payload.get("type") or "model", owner, name)
         url = f"http://{self.headers['Host']}/{repo_id}"
         if repo_id in self.hub.repos:  # the real Hub also answers the URL with its 409
             message = "You already created this model repo"
@@ -265,6 +287,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self.error(400, f"Unsupported commit operation {line['key']}")
             sha = self.hub.new_sha(repo_id)
             repo.commits[sha] = files
+            repo.changes[sha] = [line["value"]["path"] for line in lines if line["key"] in ("file", "lfsFile")]
             repo.messages[sha] = header["summary"]
             repo.branches[revision] = sha
         url = f"http://{self.headers['Host']}/{repo_id}/commit/{sha}"
@@ -272,23 +295,35 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.record()
+        if self.down():
+            return
         path = unquote(urlsplit(self.path).path)
         parts = path.strip("/").split("/")
-        if len(parts) >= 4 and parts[:2] == ["api", "models"]:  # repo info
-            repo = self.find_repo(f"{parts[2]}/{parts[3]}")
+        if len(parts) >= 4 and parts[0] == "api" and parts[1] in ("models", "datasets"):
+            repo = self.find_repo(repo_key(parts[1], parts[2], parts[3]))
             if repo is None:
                 return
+            action = parts[4] if len(parts) > 4 else "revision"
             sha = self.resolve_revision(repo, parts[5] if len(parts) > 5 else "main")
             if sha is None:
                 return
+            if action == "tree":  # the whole tree in one page (recursive listing)
+                prefix = "/".join(parts[6:])
+                return self.send_json_list(tree_entries(repo.commits[sha], prefix))
             siblings = [{"rfilename": name} for name in sorted(repo.commits[sha])]
             return self.send(
                 200,
                 {"id": f"{parts[2]}/{parts[3]}", "sha": sha, "private": repo.private, "siblings": siblings},
             )
+        if parts[0] == "datasets" and len(parts) >= 6 and parts[3] == "resolve":
+            return self.resolve(repo_key("datasets", parts[1], parts[2]), parts[4], "/".join(parts[5:]))
         if len(parts) >= 5 and parts[2] == "resolve":
             return self.resolve(f"{parts[0]}/{parts[1]}", parts[3], "/".join(parts[4:]))
         self.error(404, f"Unknown endpoint {path}")
+
+    def send_json_list(self, items: list) -> None:
+        data = json.dumps(items).encode()
+        self.send(200, data, {"Content-Type": "application/json"})
 
     do_HEAD = do_GET
 
@@ -335,6 +370,19 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.1)
         except OSError:  # the client gave up
             self.close_connection = True
+
+
+def tree_entries(files: dict[str, bytes], prefix: str = "") -> list[dict]:
+    """The Hub's tree listing of a commit's files under ``prefix``, with their folders."""
+    names = sorted(name for name in files if name.startswith(prefix))
+    folders = sorted({"/".join(name.split("/")[:i]) for name in names for i in range(1, name.count("/") + 1)})
+    entries = [
+        {"type": "directory", "path": folder, "oid": hashlib.sha1(folder.encode()).hexdigest()} for folder in folders
+    ]
+    for name in names:
+        content = files[name]
+        entries.append({"type": "file", "path": name, "size": len(content), "oid": hashlib.sha1(content).hexdigest()})
+    return entries
 
 
 def start_hub(tokens: dict[str, str]) -> tuple[Hub, ThreadingHTTPServer, str]:

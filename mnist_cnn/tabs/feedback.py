@@ -9,9 +9,9 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from ..feedback import LABELS, feedback_buttons
 from ..feedback.guard import CorrectionGuard, client_address
-from ..feedback.store import Correction, FeedbackStore
+from ..feedback.store import LABELS, Correction, FeedbackStore
+from ..feedback.widget import feedback_buttons
 from ..number import read_digit_or_number
 from ..pad import read_frame
 from ..predict import NOT_A_DIGIT_LABEL, Predictor

@@ -122,7 +122,7 @@ def test_rate_limits_and_repeated_drawings():
     assert guard.admit("s3", "b", b"d5", now=164) is None  # another address
     guard.release(b"d5")  # not saved after all: it may come again
     assert guard.admit("s4", "c", b"d5", now=165) is None
-    assert guard.admit("s5", "a", b"d6", now=100 + 3600 + 1) is None  # an hour later
+    assert guard.admit("s5", "a", b"d6", now=165 + 3600 + 1) is None  # an hour after the last
     assert len(guard.sessions) == 1 and len(guard.addresses) == 1  # the rest swept from memory
     assert not any(b"a" == key for key in guard.addresses)  # addresses are kept as keyed hashes
 
@@ -364,6 +364,12 @@ def folder_rows(feedback_dir: Path) -> int:
     return sum(len(p.read_text().splitlines()) for p in feedback_dir.glob(f"data/*/{METADATA_FILE}"))
 
 
+def connected(app: RunningApp) -> None:
+    """Wait until the app's scheduler is made; its first push (of what was there at start) runs at once."""
+    wait_for(lambda: "Corrections are pushed to the dataset" in "".join(app.output), what="the scheduler started")
+    time.sleep(1)
+
+
 def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hub, tmp_path):
     feedback_dir = tmp_path / "feedback"
     env = feedback_env(hub.url, tmp_path / "hf", FEEDBACK_DIR=str(feedback_dir), FEEDBACK_EVERY_MINUTES="60")
@@ -372,7 +378,8 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
 
     # 1. a 60-minute schedule: nothing would be pushed for an hour, but SIGTERM pushes the 3 rows first
     app = RunningApp(env)
-    wait_for(lambda: key in hub.repos, what="the repo created")
+    connected(app)
+    assert key in hub.repos
     for k in range(3):
         assert send_correction(app.url, str(k), scribble(500 + k))["saved"]
     app.process.send_signal(signal.SIGTERM)
@@ -382,6 +389,7 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
 
     # 2. killed outright (no push): its 2 rows stay on disk
     app = RunningApp(env)
+    connected(app)
     for k in range(2):
         assert send_correction(app.url, "not a digit", scribble(600 + k))["saved"]
     app.process.kill()

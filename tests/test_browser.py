@@ -427,8 +427,8 @@ def test_drawing_works_when_embedded(browser, embedding_page):
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     try:
         page.goto(embedding_page)
-        embeds = ((page.locator("gradio-app"), "gradio-app"), (page.frame_locator("#embedded"), "#embedded"))
-        for scope, holder in embeds:
+        embeds = ((page.locator("gradio-app"), "gradio-app", 4), (page.frame_locator("#embedded"), "#embedded", 7))
+        for scope, holder, digit in embeds:
             scope.locator(PAD).wait_for(timeout=60_000)
             # the holder first: Chromium pauses animation frames in an iframe that is off screen, and
             # Playwright waits for one before it scrolls inside
@@ -436,9 +436,12 @@ def test_drawing_works_when_embedded(browser, embedding_page):
             scope.locator(PAD).scroll_into_view_if_needed()
             expect_engine(scope)  # the reader's files come from the app's origin, not the blog's
             before = answers_shown(scope)
-            draw(page, 4, scope)
-            expect_top_label(scope, "4")
+            draw(page, digit, scope)
+            expect_top_label(scope, str(digit))
             assert answers_shown(scope) - before >= 10, holder
+            # the visitor's correction is saved from inside the embed too
+            scope.locator("#feedback").get_by_role("button", name=str(digit), exact=True).click()
+            expect(scope.locator("#feedback .outcome")).to_contain_text(f"Saved: {digit}", timeout=20_000)
     finally:
         page.context.close()
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -202,12 +203,14 @@ def feedback_app(hub, tmp_path_factory):
     app.stop()
 
 
-def test_a_correction_clicked_in_the_browser_reaches_the_dataset(hub, feedback_app):
+def test_a_correction_clicked_in_the_browser_reaches_the_dataset(hub, feedback_app, tmp_path):
     from playwright.sync_api import expect, sync_playwright
     from test_browser import PHONE, draw, open_app, touch_stroke
 
     from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES
 
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)  # the README's come from docs/screenshots
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = open_app(browser, feedback_app.url)
@@ -226,6 +229,7 @@ def test_a_correction_clicked_in_the_browser_reaches_the_dataset(hub, feedback_a
         expect(feedback.locator(".outcome")).to_contain_text("Saved: 7", timeout=20_000)
         for k in range(11):  # the same drawing cannot be saved twice
             expect(buttons.nth(k)).to_be_disabled()
+        page.screenshot(path=str(shots / "feedback.png"))
         page.locator("#clear-button").click()
         draw(page, 1)
         expect(seven).to_be_enabled(timeout=20_000)  # a new drawing: the buttons are back
@@ -243,6 +247,8 @@ def test_a_correction_clicked_in_the_browser_reaches_the_dataset(hub, feedback_a
         assert box["width"] >= 40 and box["height"] >= 44, box  # big enough for a finger
         four.tap()
         expect(page.locator("#feedback .outcome")).to_contain_text("Saved: 4", timeout=20_000)
+        page.locator("#prediction").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "feedback-phone.png"))
         page.context.close()
         browser.close()
 

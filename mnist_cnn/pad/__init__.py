@@ -7,6 +7,8 @@
   ``apply_result.js`` puts the answer on the page unless it answers a frame from before the last Clear or
   Undo (``seq < floor``).
 - Its ``input`` event shows the in-browser reading (``show_live.js``), in the page only.
+- Each frame sent is also announced in the page by a ``pad-frame`` DOM event (``{seq, empty}``, bubbling
+  from ``#drawing-pad``), which the feedback buttons (``mnist_cnn.feedback``) follow.
 Frames come from the browser but anyone can post one, so ``read_frame`` checks each.
 """
 

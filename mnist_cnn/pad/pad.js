@@ -13,7 +13,8 @@
 // - "server" (until the reader is ready, or when it cannot load): frames go to the server about ten times
 //   a second while the pen moves, as the "submit" event; the app listens with trigger_mode="always_last",
 //   so while one frame is being read only the newest waiting frame is kept.
-// `data-engine` on #drawing-pad says which one reads, `data-answers` counts the answers shown.
+// `data-engine` on #drawing-pad says which one reads, `data-answers` counts the answers shown. Each frame
+// sent to the server is announced by a "pad-frame" DOM event on #drawing-pad, for the feedback buttons.
 const SIZE = 400; // pad coordinates, and the side of the image sent
 const BRUSH = 24; // brush diameter in pad coordinates: about a pen stroke once the digit is scaled to 20 px
 const FRAME_MS = 100; // server engine: while the pen moves, at most one frame every 100 ms

@@ -20,12 +20,9 @@ import torch
 from gradio.route_utils import delete_files_created_by_app
 from starlette.routing import BaseRoute
 
+from .env import env_number
+
 log = logging.getLogger(__name__)
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
 
 
 @dataclass(frozen=True)
@@ -51,10 +48,10 @@ class ServingLimits:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return cls(
             max_file_size=os.environ.get("APP_MAX_FILE_SIZE", "").strip() or cls.max_file_size,
-            cache_seconds=_env_int("APP_CACHE_SECONDS", cls.cache_seconds),
-            model_workers=_env_int("APP_MODEL_WORKERS", max(1, min(cores, 4))),
-            queue_size=_env_int("APP_QUEUE_SIZE", cls.queue_size),
-            sessions=_env_int("APP_SESSIONS", cls.sessions),
+            cache_seconds=env_number("APP_CACHE_SECONDS", cls.cache_seconds),
+            model_workers=env_number("APP_MODEL_WORKERS", max(1, min(cores, 4))),
+            queue_size=env_number("APP_QUEUE_SIZE", cls.queue_size),
+            sessions=env_number("APP_SESSIONS", cls.sessions),
         )
 
     @property

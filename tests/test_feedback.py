@@ -176,6 +176,16 @@ def test_the_store_writes_an_image_folder_that_datasets_reads(tmp_path):
     assert data[0]["image"].size == (256, 256) and data[0]["mnist"].size == (28, 28)
 
 
+def test_a_folder_that_cannot_be_written_is_said_not_raised(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    store = FeedbackStore(FeedbackConfig(folder=blocked / "feedback", repo_id=REPO), {})
+    assert not store.writable and not store.pushes and "cannot store corrections" in store.destination_html()
+    with pytest.raises(OSError):  # the handler turns it into a sentence for the page
+        store.save(Correction("7", scribble(0), np.zeros((28, 28), np.uint8), {}))
+    assert store.close(1)
+
+
 # --- the running app, pushing to the test Hub --------------------------------------------------
 
 

@@ -18,10 +18,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+from ..env import env_number
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,9 @@ class CorrectionLimits:
     def from_env(cls) -> CorrectionLimits:
         on_a_space = bool(os.environ.get("SPACE_ID"))
         return cls(
-            per_session_minute=_env_int("FEEDBACK_SESSION_PER_MINUTE", cls.per_session_minute),
-            per_address_hour=_env_int("FEEDBACK_ADDRESS_PER_HOUR", cls.per_address_hour),
-            proxy_hops=_env_int("FEEDBACK_PROXY_HOPS", 1 if on_a_space else 0),
+            per_session_minute=env_number("FEEDBACK_SESSION_PER_MINUTE", cls.per_session_minute),
+            per_address_hour=env_number("FEEDBACK_ADDRESS_PER_HOUR", cls.per_address_hour),
+            proxy_hops=env_number("FEEDBACK_PROXY_HOPS", 1 if on_a_space else 0),
         )
 
 

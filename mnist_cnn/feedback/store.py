@@ -38,6 +38,7 @@ from huggingface_hub.utils import validate_repo_id
 from PIL import Image
 
 from ..bundle import SHIPPED_BUNDLE, WEIGHTS_FILE, LoadedBundle
+from ..env import env_number
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,6 @@ DATA_FOLDER = "data"
 DRAWING_SIDE = 256  # the drawing kept is reduced to at most this many pixels a side
 SPACE_STORAGE = Path("/data")  # a Space's persistent storage, when it has some
 APP_DATA = Path(__file__).resolve().parents[2] / "data"  # the app's own data folder (git-ignored)
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    try:
-        return float(value) if value else default
-    except ValueError:
-        log.warning("Ignoring %s=%r (not a number)", name, value)
-        return default
 
 
 def default_folder() -> Path:
@@ -84,8 +76,8 @@ class FeedbackConfig:
             folder=Path(folder).expanduser() if folder else default_folder(),
             repo_id=os.environ.get("FEEDBACK_REPO", "").strip() or None,
             private=os.environ.get("FEEDBACK_PRIVATE", "1").strip() != "0",
-            every_minutes=max(_env_float("FEEDBACK_EVERY_MINUTES", cls.every_minutes), 0.01),
-            flush_seconds=max(_env_float("FEEDBACK_FLUSH_SECONDS", cls.flush_seconds), 0.0),
+            every_minutes=max(env_number("FEEDBACK_EVERY_MINUTES", cls.every_minutes, float), 0.01),
+            flush_seconds=max(env_number("FEEDBACK_FLUSH_SECONDS", cls.flush_seconds, float), 0.0),
         )
 
 
@@ -111,7 +103,7 @@ def drawing_png(drawing: Image.Image) -> bytes:
 
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -189,9 +181,11 @@ class FeedbackScheduler(CommitScheduler):
         now. Call under the lock: files are then complete (images) or end with a whole row (metadata)."""
         changed = []
         for path in sorted(self.folder_path.glob(f"{DATA_FOLDER}/*/*")):
+            if not path.is_file():
+                continue
             stat = path.stat()
             relative = path.relative_to(self.folder_path).as_posix()
-            if path.is_file() and self.pushed.get(relative) != [stat.st_size, stat.st_mtime_ns]:
+            if self.pushed.get(relative) != [stat.st_size, stat.st_mtime_ns]:
                 changed.append((relative, path, stat.st_size, stat.st_mtime_ns))
         return changed
 
@@ -236,25 +230,37 @@ class FeedbackStore:
         self.lock = threading.Lock()
         self.scheduler: FeedbackScheduler | None = None
         self.closed = threading.Event()
-        self.problem = self._repo_problem()
         stamp = time.strftime("%Y-%m-%d", time.gmtime())
         self.folder = config.folder / DATA_FOLDER / f"{stamp}-{uuid.uuid4().hex[:8]}"
-        config.folder.mkdir(parents=True, exist_ok=True)
-        repair_torn_rows(config.folder)
-        self._connector: threading.Thread | None = None
+        self.writable = self._prepare_folder()
+        self.problem = self._repo_problem()
         if self.pushes:
-            self._connector = threading.Thread(target=self._connect, name="feedback-connect", daemon=True)
-            self._connector.start()
-        else:
+            threading.Thread(target=self._connect, name="feedback-connect", daemon=True).start()
+        elif self.writable:
             log.info("Corrections are kept in %s%s", config.folder, f" ({self.problem})" if self.problem else "")
+
+    def _prepare_folder(self) -> bool:
+        """Make the folder and mend what a crash left in it; False (the app still starts, and says that
+        corrections cannot be saved) when it cannot be written."""
+        try:
+            self.config.folder.mkdir(parents=True, exist_ok=True)
+            repair_torn_rows(self.config.folder)
+            if not os.access(self.config.folder, os.W_OK | os.X_OK):
+                raise PermissionError("not writable")
+        except OSError as err:
+            log.error("FEEDBACK_DIR %s cannot be written (%s): corrections cannot be saved", self.config.folder, err)
+            return False
+        return True
 
     @property
     def pushes(self) -> bool:
-        """Whether corrections go to a dataset repo (else they stay on this server)."""
-        return self.config.repo_id is not None and self.problem is None
+        """Whether corrections go to a dataset repo (else they stay on this server, if anywhere)."""
+        return self.writable and self.config.repo_id is not None and self.problem is None
 
     def destination_html(self) -> str:
         """Where corrections go, said on the page before anyone clicks (the end of the consent line)."""
+        if not self.writable:
+            return "(Not now: this server cannot store corrections at the moment.)"
         if not self.pushes:
             return "It is kept on this server only."
         repo = html.escape(self.config.repo_id or "")

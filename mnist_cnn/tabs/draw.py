@@ -107,6 +107,8 @@ def build(
     """The Draw tab's layout, then its events: the live pad and its explanation, the visitors' corrections
     (``store``, ``guard``; see ``feedback``), and the public API. ``reader``: the in-browser reader's
     settings (None: the server reads every frame)."""
+    # The live pad, the corrections and the API share one pool of model workers; explanations have their own.
+    pool = model_pool(limits)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             pad = drawing_pad(reader, elem_id="drawing-pad")
@@ -115,7 +117,7 @@ def build(
         with gr.Column(scale=2, min_width=300):
             status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
-            feedback.build(predictor, store, guard, pad)
+            feedback.build(predictor, store, guard, pad, pool)
             with gr.Row():
                 seen = compact_figure("What the model sees (28x28)", "model-input")
                 why_image = compact_figure("Why: red for, blue against", "why-image")
@@ -129,8 +131,6 @@ def build(
     live_answer = gr.JSON(visible=False)  # not shown: the live answer on its way to the page
 
     handlers = DrawHandlers(predictor, label)
-    # The live pad and the API share one pool of model workers; explanations have their own.
-    pool = model_pool(limits)
     # While the pen moves the browser reads (in the page only); the server reads each frame it is sent.
     pad.input(None, pad, [label, seen, status, number_boxes], js=SHOW_LIVE_JS, show_progress="hidden")
     live = pad.submit(

@@ -88,19 +88,18 @@ def model_reading(single: Any, number: Any) -> dict[str, Any]:
     }
 
 
-def build(predictor: Predictor, store: FeedbackStore, guard: CorrectionGuard, pad: gr.HTML) -> None:
+def build(predictor: Predictor, store: FeedbackStore, guard: CorrectionGuard, pad: gr.HTML, pool: dict) -> None:
     """The buttons (under the answer, where this is called), then their event: the buttons' value and the
-    pad's frame go to the server, whose answer comes back into the buttons."""
+    pad's frame go to the server, whose answer comes back into the buttons. ``pool``: the model workers'
+    event options (saving reads the drawing with the model)."""
     buttons = feedback_buttons(store.destination_html(), elem_id="feedback")
 
     handlers = FeedbackHandlers(predictor, store, guard)
-    # Saving is quick (a few ms of disk) and never waits behind the model pool; one at a time is enough.
     buttons.submit(
         handlers.save_correction,
         [buttons, pad],
         buttons,
         show_progress="hidden",
         api_visibility="private",
-        concurrency_id="feedback",
-        concurrency_limit=1,
+        **pool,
     )

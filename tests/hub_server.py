@@ -9,7 +9,7 @@ GET). As on the Hub, preupload answers "lfs" for binary files and those .gitattr
 ``datasets/owner/name``; ``Hub.repos`` lets tests read back what was pushed (``Repo.changes``: the paths
 each commit wrote), ``Hub.lfs_uploads`` which objects came through LFS, and ``Hub.requests`` every
 request line and header but Authorization (to check that no token leaks elsewhere). ``Hub.fault = "down"``
-answers 503 to everything, as a Hub in an outage.
+answers 503 to everything, as a Hub in an outage; ``"refuse"`` answers 403 to every write.
 
 The client uses Xet storage instead of LFS when ``hf_xet`` is installed; tests set HF_HUB_DISABLE_XET=1.
 """
@@ -47,7 +47,7 @@ class Hub:
         self.authorized = 0  # how many requests carried an Authorization header
         # Faults for downloads ("resolve"): None, "500" or "403" (every answer), "cut" (weights stop half-way
         # and the connection closes), "trickle" (the weights at 200 bytes a second: no single read times out);
-        # and "down": every request, of any kind, answered 503.
+        # and "down": every request, of any kind, answered 503; "refuse": every write answered 403.
         self.fault: str | None = None
         self.lock = threading.Lock()
         self._counter = 0
@@ -149,12 +149,17 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- routes ---
     def down(self) -> bool:
-        """In an outage, every request gets 503 (after its body is read, so the connection stays usable)."""
-        if self.hub.fault != "down":
-            return False
-        self.body()
-        self.error(503, "Service Unavailable")
-        return True
+        """In an outage ("down") every request gets 503; a Hub that refuses ("refuse") answers every write
+        with 403. The body is read first, so the connection stays usable."""
+        if self.hub.fault == "down":
+            self.body()
+            self.error(503, "Service Unavailable")
+            return True
+        if self.hub.fault == "refuse" and self.command in ("POST", "PUT"):
+            self.body()
+            self.error(403, "Forbidden: the token cannot write here")
+            return True
+        return False
 
     def do_POST(self) -> None:
         self.record()

@@ -434,7 +434,7 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
     assert TOKEN not in "".join(app.output)
 
 
-def test_a_hub_that_is_down_keeps_the_rows_on_disk_then_gets_them(hub, tmp_path):
+def test_a_hub_that_is_down_or_refuses_keeps_the_rows_on_disk_then_gets_them(hub, tmp_path):
     feedback_dir = tmp_path / "feedback"
     env = feedback_env(hub.url, tmp_path / "hf", FEEDBACK_DIR=str(feedback_dir), FEEDBACK_EVERY_MINUTES="0.05")
     env["FEEDBACK_REPO"] = repo = "alice/outage"
@@ -450,11 +450,11 @@ def test_a_hub_that_is_down_keeps_the_rows_on_disk_then_gets_them(hub, tmp_path)
         hub.fault = None
         rows = wait_for(lambda: len(pushed_rows(hub, key)) == 4 and pushed_rows(hub, key), what="4 rows pushed")
         assert sorted(r["label"] for r in rows) == ["0", "1", "2", "3"]
-        # down again after the repo exists: new rows wait on disk, then go
-        hub.fault = "down"
+        # then a Hub that refuses the pushes (403): new rows wait on disk, then go
+        hub.fault = "refuse"
         assert send_correction(app.url, "9", scribble(710))["saved"]
         time.sleep(4)
-        assert len(pushed_rows(hub, key)) == 4
+        assert len(pushed_rows(hub, key)) == 4 and folder_rows(feedback_dir) == 5
         hub.fault = None
         wait_for(lambda: len(pushed_rows(hub, key)) == 5, what="the 5th row pushed")
     finally:

@@ -250,6 +250,15 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("onnxscript").setLevel(logging.WARNING)  # the ONNX exporter's every optimisation pass
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # huggingface_hub's every request (--extra-data)
+    if args.no_progress:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()  # downloads (--extra-data) and uploads (--push-to-hub)
+        if args.extra_data:
+            from datasets.utils.logging import disable_progress_bar
+
+            disable_progress_bar()  # reading the corrections
     command = shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)])
     try:
         return train_evaluate_save(args, command)

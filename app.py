@@ -103,6 +103,8 @@ def main() -> None:
             show_error=True,
             **limits.launch_options(demo, reader.routes()),
         )
+    except KeyboardInterrupt:
+        pass  # stopped while still starting (once running, Gradio itself catches it and closes the server)
     finally:
         pushed = feedback.close(feedback_config.flush_seconds)
     if not pushed:

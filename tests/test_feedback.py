@@ -28,18 +28,13 @@ from test_hub import TOKEN, hub_env
 from conftest import ROOT, RunningApp, component_event, draw_digit, make_mnist_folder, queue_join_body
 from mnist_cnn.feedback.guard import CorrectionGuard, CorrectionLimits, client_address
 from mnist_cnn.feedback.store import LABELS, METADATA_FILE, Correction, FeedbackConfig, FeedbackStore, drawing_png
+from mnist_cnn.pad import png_data_url
 
 REPO = "alice/mnist-feedback"
 DATASET = f"datasets/{REPO}"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def png_url(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def scribble(seed: int) -> Image.Image:
@@ -51,6 +46,11 @@ def scribble(seed: int) -> Image.Image:
         points = [tuple(p) for p in rng.integers(60, 340, size=(4, 2)).tolist()]
         draw.line(points, fill=(0, 0, 0, 255), width=24, joint="curve")
     return image
+
+
+def png_frame(image: Image.Image) -> dict:
+    """A pad frame holding ``image``."""
+    return {"image": png_data_url(image), "seq": 1}
 
 
 def correction_body(event: tuple[int, int], label, frame, session: str, request: int = 1) -> dict:
@@ -71,7 +71,7 @@ def outcome(stream_text: str) -> dict:
 
 def send_correction(base: str, label, image_or_frame, session: str | None = None, address: str | None = None) -> dict:
     """Post one correction as the page does (raw HTTP: join the queue, read the event stream)."""
-    frame = {"image": png_url(image_or_frame), "seq": 1} if isinstance(image_or_frame, Image.Image) else image_or_frame
+    frame = png_frame(image_or_frame) if isinstance(image_or_frame, Image.Image) else image_or_frame
     session = session or uuid.uuid4().hex
     headers = {"X-Forwarded-For": address} if address else {}
     with httpx.Client(base_url=base, timeout=60, headers=headers) as http:
@@ -332,10 +332,6 @@ def test_500_corrections_from_20_sessions_each_reach_the_repo_once(hub, feedback
     data = load_dataset("imagefolder", data_dir=str(tmp_path), split="train")
     assert data.num_rows == len(pushed_rows(hub)) >= 500
     assert data.features["image"].__class__.__name__ == "Image" and data[0]["mnist"].size == (28, 28)
-
-
-def png_frame(image: Image.Image) -> dict:
-    return {"image": png_url(image), "seq": 1}
 
 
 def test_refusals_get_a_clear_message(feedback_app):

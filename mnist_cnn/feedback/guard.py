@@ -62,7 +62,7 @@ class CorrectionGuard:
         self.sessions: dict[str, deque[float]] = {}
         self.addresses: dict[bytes, deque[float]] = {}
         self.recent: OrderedDict[bytes, None] = OrderedDict()
-        self.swept = time.monotonic()
+        self.swept = -math.inf  # when the tables were last swept, on the clock ``admit`` is given
 
     def admit(self, session: str, address: str, drawing: bytes, now: float | None = None) -> str | None:
         """Count one correction of ``drawing`` (its pixels) and return None, or say why it is refused (and

@@ -196,8 +196,13 @@ class FeedbackScheduler(CommitScheduler):
             return None
         rows = sum(1 for relative, *_ in changed if relative.endswith(METADATA_FILE))
         operations = [
-            # capped at the size listed under the lock: a row appended meanwhile goes with the next push
-            CommitOperationAdd(path_in_repo=relative, path_or_fileobj=PartialFileIO(path, size_limit=size))
+            # Rows are capped at the size listed under the lock: one appended meanwhile goes with the next
+            # push. Images never change once written: they go by path, not as open files (a backlog of
+            # thousands would otherwise hold as many file descriptors).
+            CommitOperationAdd(
+                path_in_repo=relative,
+                path_or_fileobj=PartialFileIO(path, size_limit=size) if relative.endswith(METADATA_FILE) else path,
+            )
             for relative, path, size, _ in changed
         ]
         info = self.api.create_commit(

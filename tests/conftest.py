@@ -143,6 +143,11 @@ class RunningApp:
         script: str = "app.py",
         args: tuple[str, ...] = (),
     ):
+        # Visitors' corrections in a folder of their own (removed at stop), never in the repository's data/,
+        # unless the test names one.
+        self.own_feedback_dir = None if "FEEDBACK_DIR" in (env or {}) else tempfile.mkdtemp(prefix="feedback-")
+        if self.own_feedback_dir:
+            env = {**(env or {}), "FEEDBACK_DIR": self.own_feedback_dir}
         # The port is picked free, but another process may take it before the app binds it: then try another.
         for attempt in range(3):
             if self._start(env, timeout, script, args) or attempt == 2:
@@ -155,8 +160,6 @@ class RunningApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         base = {k: v for k, v in os.environ.items() if k not in ("MODEL_REPO", "MODEL_REVISION", "FEEDBACK_REPO")}
-        # visitors' corrections in a folder of their own, never in the repository's data/
-        base["FEEDBACK_DIR"] = tempfile.mkdtemp(prefix="feedback-")
         self.process = subprocess.Popen(
             [sys.executable, script, "--port", str(self.port), *args],
             cwd=ROOT,
@@ -191,6 +194,8 @@ class RunningApp:
             self.process.wait(timeout=20)
         except Exception:
             self.process.kill()
+        if self.own_feedback_dir:
+            shutil.rmtree(self.own_feedback_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -92,12 +92,8 @@ def push_bundle(
     missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
     if missing:
         raise HubPushError(f"{folder} is not a complete model bundle: it lacks {', '.join(missing)}.")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as err:
-        raise HubPushError(f"'{repo_id}' is not a valid repo id ({err}). Use 'your-username/model-name'.") from err
-    if repo_id.count("/") != 1:
-        raise HubPushError(f"'{repo_id}' is not a valid repo id. Use 'your-username/model-name'.")
+    if problem := repo_id_problem(repo_id):
+        raise HubPushError(f"'{repo_id}' is not a valid repo id ({problem}). Use 'your-username/model-name'.")
     if get_token() is None:
         raise HubPushError(
             "No Hugging Face token found. Log in with `hf auth login`, or set HF_TOKEN to a write token."
@@ -134,6 +130,15 @@ def push_bundle(
             shutil.rmtree(onnx_copy.parent, ignore_errors=True)
     url = str(repo_url)
     return f"{url}/tree/{revision}" if revision else url
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not an 'owner/name' Hub repo id, or None when it is one."""
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        return str(err)
+    return None if repo_id.count("/") == 1 else "expected 'owner/name'"
 
 
 def onnx_for_older_bundle(folder: Path) -> Path:

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hub_server import Hub, start_hub
 from PIL import Image, ImageDraw
+from test_api_security import events
 from test_hub import TOKEN, hub_env
 
 from conftest import ROOT, RunningApp, component_event, draw_digit, make_mnist_folder, queue_join_body
@@ -58,15 +59,13 @@ def correction_body(event: tuple[int, int], label, frame, session: str, request:
     return queue_join_body([{"label": label, "seq": 1, "request": request}, frame], *event, session)
 
 
-def outcome(stream_text: str) -> dict:
+def outcome(stream: httpx.Response) -> dict:
     """The buttons' new value from a queue/data event stream ({request, saved, message})."""
-    for line in stream_text.splitlines():
-        if line.startswith("data:"):
-            message = json.loads(line[5:])
-            if message.get("msg") == "process_completed":
-                assert message.get("success"), message
-                return message["output"]["data"][0]
-    raise AssertionError(f"no answer in {stream_text[-500:]}")
+    for _kind, message in events(stream):
+        if isinstance(message, dict) and message.get("msg") == "process_completed":
+            assert message.get("success"), message
+            return message["output"]["data"][0]
+    raise AssertionError(f"no answer in {stream.text[-500:]}")
 
 
 def send_correction(base: str, label, image_or_frame, session: str | None = None, address: str | None = None) -> dict:
@@ -78,7 +77,7 @@ def send_correction(base: str, label, image_or_frame, session: str | None = None
         body = correction_body(component_event(base, "feedback"), label, frame, session)
         joined = http.post("gradio_api/queue/join", json=body)
         assert joined.status_code == 200, joined.text
-        return outcome(http.get("gradio_api/queue/data", params={"session_hash": session}).text)
+        return outcome(http.get("gradio_api/queue/data", params={"session_hash": session}))
 
 
 def pushed_rows(hub: Hub, repo: str = DATASET) -> list[dict]:
@@ -298,7 +297,7 @@ def test_500_corrections_from_20_sessions_each_reach_the_repo_once(hub, feedback
                 joined = await http.post("gradio_api/queue/join", json=body)
                 assert joined.status_code == 200, joined.text
                 stream = await http.get("gradio_api/queue/data", params={"session_hash": session})
-                answers.append(outcome(stream.text))
+                answers.append(outcome(stream))
         return answers
 
     async def crowd() -> list[list[dict]]:

@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 from huggingface_hub import CommitOperationAdd, CommitScheduler, constants, get_token
 from huggingface_hub._commit_scheduler import PartialFileIO  # what CommitScheduler itself uploads appended files with
-from huggingface_hub.errors import HfHubHTTPError, HFValidationError
-from huggingface_hub.utils import validate_repo_id
+from huggingface_hub.errors import HfHubHTTPError
 from PIL import Image
 
 from ..bundle import SHIPPED_BUNDLE, WEIGHTS_FILE, LoadedBundle
 from ..env import env_number
+from ..hub import repo_id_problem
 
 log = logging.getLogger(__name__)
 
@@ -281,12 +281,10 @@ class FeedbackStore:
         repo_id = self.config.repo_id
         if repo_id is None:
             return None
-        try:
-            validate_repo_id(repo_id)
-            if repo_id.count("/") != 1:
-                raise HFValidationError("expected 'owner/name'")
-        except HFValidationError as err:
-            log.warning("FEEDBACK_REPO=%r is not a dataset repo id (%s): corrections stay on this server", repo_id, err)
+        if problem := repo_id_problem(repo_id):
+            log.warning(
+                "FEEDBACK_REPO=%r is not a dataset repo id (%s): corrections stay on this server", repo_id, problem
+            )
             return "FEEDBACK_REPO is not a valid repo id"
         if get_token() is None:
             log.warning("FEEDBACK_REPO is set but no token is (HF_TOKEN): corrections stay on this server")
@@ -319,7 +317,7 @@ class FeedbackStore:
                 self.closed.wait(wait)
                 wait = min(2 * wait, interval)
                 continue
-            if self.closed.is_set():  # closed meanwhile: close() found no scheduler to flush, so do it here
+            if self.closed.is_set():  # closed meanwhile: stop it; what is on disk goes with the next start's push
                 scheduler.stop()
             self.scheduler = scheduler
             log.info("Corrections are pushed to the dataset %s every %g minutes", scheduler.repo_id, scheduler.every)

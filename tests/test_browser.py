@@ -56,9 +56,18 @@ def to_screen(box: dict, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x / 400 * box["width"], box["y"] + y / 400 * box["height"]
 
 
+def wait_until_drawable(pad, box: dict, x: float, y: float) -> None:
+    """Wait until the pad itself, not something over it, gets a pointer at (x, y) on the stroke grid. For a
+    moment after the canvas is visible, Gradio's loading overlay still covers the app: a stroke started on
+    it never reaches the pad. Playwright's hit-target check (a trial hover) waits that out."""
+    pad.hover(position={"x": x / 400 * box["width"], "y": y / 400 * box["height"]}, trial=True)
+
+
 def draw_stroke(page: Page, stroke, scope=None, steps: int = 12, release: bool = True) -> None:
     """One mouse stroke through the points of ``stroke`` (scope: the page, a <gradio-app> or an iframe)."""
-    box = (scope or page).locator(PAD).first.bounding_box()
+    pad = (scope or page).locator(PAD).first
+    box = pad.bounding_box()
+    wait_until_drawable(pad, box, *stroke[0])
     page.mouse.move(*to_screen(box, *stroke[0]))
     page.mouse.down()
     for point in stroke[1:]:
@@ -291,6 +300,7 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
 
 def touch_stroke(page: Page, cdp, stroke, steps: int = 15, release: bool = True) -> None:
     box = page.locator(PAD).bounding_box()
+    wait_until_drawable(page.locator(PAD), box, *stroke[0])
 
     def send(kind: str, x: float = 0, y: float = 0) -> None:
         points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1}]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import DIGIT_STROKES, RunningApp, draw_digit  # noqa: E402
+from conftest import DIGIT_STROKES, RunningApp, draw_digit
 
 OFFLINE = {"HF_HUB_OFFLINE": "1"}  # the shipped model, as the tests run the app
 

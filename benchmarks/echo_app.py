@@ -16,8 +16,8 @@ import gradio as gr
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_cnn.pad import drawing_pad  # noqa: E402
-from mnist_cnn.serving import ServingLimits  # noqa: E402
+from mnist_cnn.pad import drawing_pad
+from mnist_cnn.serving import ServingLimits
 
 ANSWER = {"label": {"label": "0", "confidences": [{"label": "0", "confidence": 1.0}]}, "image": None, "status": "**0**"}
 SEEN = np.zeros((28, 28), dtype=np.uint8)

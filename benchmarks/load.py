@@ -45,11 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_reader import pad_reader_settings  # noqa: E402
-from live_pad import cpu_seconds  # noqa: E402
+from browser_reader import pad_reader_settings
+from live_pad import cpu_seconds
 
-from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label  # noqa: E402
-from mnist_cnn.pad import png_data_url  # noqa: E402
+from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label
+from mnist_cnn.pad import png_data_url
 
 FILE_META = {"_type": "gradio.FileData"}
 

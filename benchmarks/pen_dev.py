@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_cnn.devsets import (  # noqa: E402
+from mnist_cnn.devsets import (
     FolderReport,
     choose_answer_rule,
     choose_rule,
@@ -36,8 +36,8 @@ from mnist_cnn.devsets import (  # noqa: E402
     with_rule,
     with_threshold,
 )
-from mnist_cnn.hub import load_model_source  # noqa: E402
-from mnist_cnn.predict import AnswerRule, Predictor  # noqa: E402
+from mnist_cnn.hub import load_model_source
+from mnist_cnn.predict import AnswerRule, Predictor
 
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_FOLDERS = [

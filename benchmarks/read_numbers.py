@@ -26,10 +26,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder  # noqa: E402
-from mnist_cnn.number import read_number  # noqa: E402
-from mnist_cnn.predict import Predictor  # noqa: E402
-from mnist_cnn.sketch import load_image, to_paper_grayscale  # noqa: E402
+from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
+from mnist_cnn.number import read_number
+from mnist_cnn.predict import Predictor
+from mnist_cnn.sketch import load_image, to_paper_grayscale
 
 
 def ink_of(path: Path) -> np.ndarray:

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_reader import Parity, compare_on_files  # noqa: E402
+from browser_reader import Parity, compare_on_files
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp, pen_dev_dir, scan_dev_dir  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp, pen_dev_dir, scan_dev_dir
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist_cnn.data import load_mnist, split_train_validation  # noqa: E402
-from mnist_cnn.model import MnistCNN  # noqa: E402
-from mnist_cnn.training import make_optimizer, negatives_per_batch, training_batch, training_step  # noqa: E402
-from train import RECIPES, VALIDATION_SIZE, parse_args, training_settings  # noqa: E402
+from mnist_cnn.data import load_mnist, split_train_validation
+from mnist_cnn.model import MnistCNN
+from mnist_cnn.training import make_optimizer, negatives_per_batch, training_batch, training_step
+from train import RECIPES, VALIDATION_SIZE, parse_args, training_settings
 
 
 def main() -> None:

@@ -155,9 +155,15 @@ def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:
     status = err.response.status_code if err.response is not None else None
     detail = f" The Hub said: {err.server_message.strip()}" if err.server_message else ""
     if status == 401:
-        return f"The Hub rejected the token (401 Unauthorized): it is invalid or expired. Log in again with `hf auth login` or set a valid HF_TOKEN.{detail}"  # noqa: E501
+        return (
+            "The Hub rejected the token (401 Unauthorized): it is invalid or expired. "
+            f"Log in again with `hf auth login` or set a valid HF_TOKEN.{detail}"
+        )
     if status == 403:
-        return f"The token has no write access to '{repo_id}' (403 Forbidden). Use a token with write permission, or a repo under your own namespace.{detail}"  # noqa: E501
+        return (
+            f"The token has no write access to '{repo_id}' (403 Forbidden). "
+            f"Use a token with write permission, or a repo under your own namespace.{detail}"
+        )
     if status == 400 or status == 422:
         return f"The Hub refused the upload to '{repo_id}' ({status}).{detail}"
     return f"The Hub answered {status} while pushing to '{repo_id}'.{detail} Try again later."

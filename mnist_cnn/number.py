@@ -158,10 +158,11 @@ def _read_ink(
     parts = _join_loose_strokes(predictor, levels, parts)
     digits = []
     for part, prediction in parts:
-        box = (part.left, part.top, part.left + part.width, part.top + part.height)
-        box = tuple(int(round(v * reduced_by)) for v in box)
-        steps = _steps(levels, part)
-        digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction, steps))  # type: ignore[arg-type]
+        left, top, right, bottom = (
+            int(round(v * reduced_by)) for v in (part.left, part.top, part.left + part.width, part.top + part.height)
+        )
+        box = (left, top, right, bottom)
+        digits.append(DigitReading(prediction.digit, prediction.confidence, box, prediction, _steps(levels, part)))
     return NumberReading(digits)
 
 

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
 
-matplotlib.use("Agg")  # files only; no display on servers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
+# Files only; no display on servers and CI. pyplot picks its backend at the first figure, so this still
+# applies after the import.
+matplotlib.use("Agg")
 
 MISTAKE_COLOR = "#d62728"
 

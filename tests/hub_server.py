@@ -83,13 +83,22 @@ def upload_mode(entry: dict) -> str:
     return "lfs" if binary or any(fnmatch.fnmatch(entry["path"], p) for p in LFS_PATTERNS) else "regular"
 
 
+class HubServer(ThreadingHTTPServer):
+    """The HTTP server, holding the store its handlers serve."""
+
+    def __init__(self, hub: Hub):
+        self.hub = hub
+        self.daemon_threads = True
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
 class Handler(BaseHTTPRequestHandler):
-    server: ThreadingHTTPServer
+    server: HubServer
     protocol_version = "HTTP/1.1"
 
     @property
     def hub(self) -> Hub:
-        return self.server.hub  # type: ignore[attr-defined]
+        return self.server.hub
 
     def log_message(self, *args) -> None:  # keep pytest output clean
         pass
@@ -390,11 +399,9 @@ def tree_entries(files: dict[str, bytes], prefix: str = "") -> list[dict]:
     return entries
 
 
-def start_hub(tokens: dict[str, str]) -> tuple[Hub, ThreadingHTTPServer, str]:
+def start_hub(tokens: dict[str, str]) -> tuple[Hub, HubServer, str]:
     """Start the server on a free port; return the store, the server (to shut down) and its URL."""
     hub = Hub(tokens)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.hub = hub  # type: ignore[attr-defined]
-    server.daemon_threads = True
+    server = HubServer(hub)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return hub, server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -90,7 +90,10 @@ def test_scan_like_is_thicker_and_blurrier_and_still_normalized():
     images = to_float(bars(8, width=2))
     scanned = scan_like(images, torch.Generator().manual_seed(0))
     assert scanned.shape == images.shape and scanned.min() >= 0 and scanned.max() <= 1
-    grey = lambda x: ((x > 0.1) & (x < 0.9)).sum(dim=(1, 2, 3))  # noqa: E731
+
+    def grey(x: torch.Tensor) -> torch.Tensor:
+        return ((x > 0.1) & (x < 0.9)).sum(dim=(1, 2, 3))
+
     assert (grey(scanned) > grey(images)).all()  # soft edges
     assert ((scanned > 0.1).sum(dim=(1, 2, 3)) > (images > 0.1).sum(dim=(1, 2, 3))).all()  # wider strokes
     for image in scanned:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from hub_server import Hub, start_hub
+from hub_server import Hub, Repo, start_hub
 from PIL import Image, ImageDraw
 from test_api_security import events
 from test_hub import TOKEN, hub_env
@@ -320,6 +320,11 @@ def test_500_corrections_from_20_sessions_each_reach_the_repo_once(hub, feedback
 
     rows = wait_for(ours, timeout=90, what="500 rows pushed")
     files = hub.files(DATASET)
+    # the repo had no card: the first push added one, which says what a row holds and how to use them
+    card = files["README.md"].decode()
+    assert "pretty_name: 'MNIST digit demo: visitors'' corrections'" in card and "image-classification" in card
+    assert f'load_dataset("{REPO}", split="train")' in card and f"train.py --extra-data {REPO}" in card
+    assert "no IP address, user name, cookie or session id" in card
     found = [expected[hashlib.sha256(files[f"{r['folder']}/{r['file_name']}"]).hexdigest()] for r in rows]
     assert sorted(found) == list(range(500)), "a row missing or pushed twice"
     assert all(row["label"] == LABELS[expected_k % 11] for row, expected_k in zip(rows, found, strict=True))
@@ -395,10 +400,14 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
     env["FEEDBACK_REPO"] = repo = "alice/restarts"
     key = f"datasets/{repo}"
 
+    # the repo exists, with its owner's own card: it is never replaced
+    owner_card = b"# Alice's corrections\n\nMy own words.\n"
+    hub.repos[key] = Repo(owner="alice", private=True, branches={"main": "0" * 40})
+    hub.repos[key].commits["0" * 40] = {"README.md": owner_card}
+
     # 1. a 60-minute schedule: nothing would be pushed for an hour, but SIGTERM pushes the 3 rows first
     app = RunningApp(env)
     connected(app)
-    assert key in hub.repos
     for k in range(3):
         assert send_correction(app.url, str(k), scribble(500 + k))["saved"]
     app.process.send_signal(signal.SIGTERM)
@@ -426,6 +435,8 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
     written = [path for sha in new_commits for path in hub.repos[key].changes.get(sha, [])]
     first_folder = next(r["folder"] for r in rows if r["label"] == "0")
     assert written and not any(path.startswith(first_folder) for path in written), written
+    assert hub.files(key)["README.md"] == owner_card
+    assert not any("README.md" in paths for paths in hub.repos[key].changes.values())
     assert TOKEN not in "".join(app.output)
 
 

@@ -8,6 +8,8 @@ Hub dataset repo by ``huggingface_hub``'s ``CommitScheduler``.
         <id>-28x28.png          the image the model saw
       .pushed.json              what has reached the Hub (never uploaded): a restart pushes only the rest
 
+The first push also adds the dataset card (``card.py``) when the repo has no README.md.
+
 Every write happens under one lock, which the scheduler takes while it lists what to push: the images
 first, then the row, flushed to disk before the page is told "saved". A Hub that is down or refuses
 leaves everything on disk; the next push (or the next start) sends it. The token is huggingface_hub's
@@ -39,6 +41,7 @@ from PIL import Image
 from ..bundle import SHIPPED_BUNDLE, WEIGHTS_FILE, LoadedBundle
 from ..env import env_number
 from ..hub import repo_id_problem
+from .card import CARD_FILE, dataset_card
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,7 @@ class FeedbackScheduler(CommitScheduler):
         self.writers_lock = lock
         self.state_file = state_file
         self.pushed = read_pushed(state_file)
+        self.has_card = False  # whether the repo is known to have a README.md (checked at the first push)
         super().__init__(**kwargs)
         self.lock = lock  # the scheduler's lock is the writers' lock
 
@@ -205,6 +209,9 @@ class FeedbackScheduler(CommitScheduler):
             )
             for relative, path, size, _ in changed
         ]
+        card = self.missing_card()
+        if card is not None:
+            operations.append(card)
         info = self.api.create_commit(
             repo_id=self.repo_id,
             repo_type=self.repo_type,
@@ -212,6 +219,7 @@ class FeedbackScheduler(CommitScheduler):
             commit_message=f"Visitors' corrections ({len(changed)} files)",
             revision=self.revision,
         )
+        self.has_card = True
         with self.writers_lock:
             self.pushed.update({relative: [size, mtime] for relative, _, size, mtime in changed})
             partial = self.state_file.with_suffix(".tmp")
@@ -219,6 +227,15 @@ class FeedbackScheduler(CommitScheduler):
             partial.replace(self.state_file)
         log.info("Pushed %d files (%d metadata files) to the dataset %s", len(changed), rows, self.repo_id)
         return info
+
+    def missing_card(self) -> CommitOperationAdd | None:
+        """The dataset card, for a repo that has none yet; None once the repo has one (its owner's stays)."""
+        if self.has_card:
+            return None
+        if self.api.file_exists(self.repo_id, CARD_FILE, repo_type=self.repo_type, revision=self.revision):
+            self.has_card = True
+            return None
+        return CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(dataset_card(self.repo_id)).encode())
 
 
 # --- the store ----------------------------------------------------------------------------------

@@ -195,6 +195,7 @@ def test_label_updates_while_the_pen_moves(page):
     count_updates(page)
     zero = DIGIT_STROKES[0][0]
     box = page.locator(PAD).bounding_box()
+    wait_until_drawable(page.locator(PAD), box, *zero[0])
     page.mouse.move(*to_screen(box, *zero[0]))
     page.mouse.down()
     started = time.monotonic()

@@ -402,8 +402,9 @@ def test_sigterm_pushes_pending_rows_and_a_restart_pushes_only_what_never_was(hu
 
     # the repo exists, with its owner's own card: it is never replaced
     owner_card = b"# Alice's corrections\n\nMy own words.\n"
-    hub.repos[key] = Repo(owner="alice", private=True, branches={"main": "0" * 40})
-    hub.repos[key].commits["0" * 40] = {"README.md": owner_card}
+    hub.repos[key] = Repo(
+        "alice", private=True, branches={"main": "0" * 40}, commits={"0" * 40: {"README.md": owner_card}}
+    )
 
     # 1. a 60-minute schedule: nothing would be pushed for an hour, but SIGTERM pushes the 3 rows first
     app = RunningApp(env)

@@ -26,10 +26,7 @@ def dataset_card(repo_id: str) -> DatasetCard:
         task_categories=["image-classification"],
         tags=["mnist", "handwriting", "digits", "human-feedback"],
     )
+    # the template also gets card_data's fields (pretty_name) as variables
     return DatasetCard.from_template(
-        card_data,
-        template_path=str(CARD_TEMPLATE),
-        pretty_name=PRETTY_NAME,
-        repo_id=repo_id,
-        space_url=space_url(),
+        card_data, template_path=str(CARD_TEMPLATE), repo_id=repo_id, space_url=space_url()
     )

@@ -98,14 +98,15 @@ def expect_empty(scope) -> None:
 
 
 def count_updates(page: Page) -> None:
-    """Count the answers that reach the page: each one shows a new 28x28 view."""
+    """Count the answers that reach the page: each one shows a new 28x28 view. The whole page is watched:
+    when the pad's canvas shows, the view's own element may not be in the page yet."""
     page.evaluate("""() => {
         window.answers = 0;
         let last = null;
         new MutationObserver(() => {
             const src = document.querySelector('#model-input img')?.src ?? null;
             if (src && src !== last) { window.answers++; last = src; }
-        }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
+        }).observe(document.body, {subtree: true, childList: true, attributeFilter: ['src']});
     }""")
 
 
@@ -292,7 +293,7 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
             document.querySelector('#clear-button').click();
             new MutationObserver(() => {
                 if (document.querySelector('#model-input img')) window.afterClear.push('image');
-            }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
+            }).observe(document.body, {subtree: true, childList: true, attributeFilter: ['src']});
         }""")
         expect_empty(page)
         page.wait_for_timeout(300)

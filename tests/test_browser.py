@@ -288,12 +288,13 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
     landed_after_clear = []
     for _ in range(5):
         draw_stroke(page, DIGIT_STROKES[7][0], steps=4)
+        page.locator("#model-input").wait_for(state="attached")  # under load it can follow the pad's canvas
         page.evaluate("""() => {
             window.afterClear = [];
             document.querySelector('#clear-button').click();
             new MutationObserver(() => {
                 if (document.querySelector('#model-input img')) window.afterClear.push('image');
-            }).observe(document.body, {subtree: true, childList: true, attributeFilter: ['src']});
+            }).observe(document.querySelector('#model-input'), {subtree: true, childList: true, attributes: true});
         }""")
         expect_empty(page)
         page.wait_for_timeout(300)

@@ -197,10 +197,8 @@ def test_a_number_on_the_pad(page, shots):
 def test_label_updates_while_the_pen_moves(page):
     count_updates(page)
     zero = DIGIT_STROKES[0][0]
+    draw_stroke(page, zero[:1], release=False)  # the pen down at the stroke's first point
     box = page.locator(PAD).bounding_box()
-    wait_until_drawable(page.locator(PAD), box, *zero[0])
-    page.mouse.move(*to_screen(box, *zero[0]))
-    page.mouse.down()
     started = time.monotonic()
     for a, b in zip(zero, zero[1:], strict=False):  # a two-second stroke
         for t in np.linspace(0, 1, 13)[1:]:
@@ -304,8 +302,9 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
 
 
 def touch_stroke(page: Page, cdp, stroke, steps: int = 15, release: bool = True) -> None:
-    box = page.locator(PAD).bounding_box()
-    wait_until_drawable(page.locator(PAD), box, *stroke[0])
+    pad = page.locator(PAD)
+    box = pad.bounding_box()
+    wait_until_drawable(pad, box, *stroke[0])
 
     def send(kind: str, x: float = 0, y: float = 0) -> None:
         points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1}]

@@ -8,23 +8,21 @@ python app.py --share                # a public link (needs the internet)
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
-import signal
 
 import gradio as gr
 
 from mnist_cnn.bundle import LoadedBundle
-from mnist_cnn.feedback.guard import CorrectionGuard, CorrectionLimits
-from mnist_cnn.feedback.store import FeedbackConfig, FeedbackStore, model_fields
 from mnist_cnn.hub import load_model_source
-from mnist_cnn.pad import PAGE_CSS
-from mnist_cnn.pad.reader import PadReader
-from mnist_cnn.predict import Predictor
-from mnist_cnn.serving import ServingLimits
-from mnist_cnn.tabs import confusion, draw, model, photo, samples, training
-from mnist_cnn.views import BundleView
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.web.feedback.guard import CorrectionGuard, CorrectionLimits
+from mnist_cnn.web.feedback.store import FeedbackConfig, FeedbackStore, model_fields
+from mnist_cnn.web.pad import PAGE_CSS
+from mnist_cnn.web.pad.reader import PadReader
+from mnist_cnn.web.serving import ServingLimits, serve
+from mnist_cnn.web.tabs import confusion, draw, model, photo, samples, training
+from mnist_cnn.web.views import BundleView
 
 
 def build_demo(
@@ -33,7 +31,7 @@ def build_demo(
     limits: ServingLimits | None = None,
     reader: PadReader | None = None,
 ) -> gr.Blocks:
-    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.tabs. ``feedback``:
+    """The page: a title, the fallback notice if any, and one tab per module of mnist_cnn.web.tabs. ``feedback``:
     where visitors' corrections go; ``reader``: the pad's in-browser reader, whose routes the launch serves."""
     limits = limits or ServingLimits.from_env()
     reader = reader or PadReader.from_bundle(bundle)
@@ -85,28 +83,10 @@ def main() -> None:
     feedback_config = FeedbackConfig.from_env()
     feedback = FeedbackStore(feedback_config, model_fields(bundle))
     demo = build_demo(bundle, feedback, limits, reader)
-    # torch, Gradio and the bundle are ~450k long-lived objects: a full garbage collection walks them all
-    # (~0.2 s with everything else stopped). Frozen, they are left out, and requests are not stalled.
-    gc.freeze()
-    # show_error: a refused request (a file that was not uploaded, a malformed payload) is told why.
-    # launch_options: the upload size limit, uploads and generated images deleted once they are
-    # limits.cache_seconds old, and the in-browser reader's files.
-    # SIGTERM (a Space restarting, `docker stop`) ends the server as Ctrl-C does, so that the corrections
-    # not pushed yet are pushed below before the process exits.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        demo.launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=args.share,
-            css_paths=[PAGE_CSS],
-            show_error=True,
-            **limits.launch_options(demo, reader.routes()),
-        )
-    except KeyboardInterrupt:
-        pass  # stopped while still starting (once running, Gradio itself catches it and closes the server)
+        serve(demo, limits, reader.routes(), PAGE_CSS, server_name=args.host, server_port=args.port, share=args.share)
     finally:
-        pushed = feedback.close(feedback_config.flush_seconds)
+        pushed = feedback.close(feedback_config.flush_seconds)  # the corrections not pushed yet
     if not pushed:
         # A push still running would hold the interpreter's exit past the deadline (its thread is joined):
         # leave now. What it was sending is on disk and goes with the next start's first push.

@@ -36,7 +36,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def in_process(n: int) -> None:
     from mnist_cnn.hub import load_model_source
-    from mnist_cnn.predict import Predictor
+    from mnist_cnn.reading.predict import Predictor
 
     torch.set_num_threads(1)  # as in app.py
     predictor = Predictor.from_bundle(load_model_source())
@@ -59,7 +59,7 @@ def huge_image(n: int) -> None:
     from PIL import Image, ImageDraw
 
     from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-    from mnist_cnn.predict import Predictor
+    from mnist_cnn.reading.predict import Predictor
 
     torch.set_num_threads(1)
     predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))

@@ -5,7 +5,7 @@ python benchmarks/echo_app.py --port 7870
 `predict` takes an uploaded image file and returns a constant label, a constant 28x28 image and a status
 line, as app.py's `predict` does; the pad's frames (its submit event, as in the app, with no in-browser
 reader) get a constant answer of the live path's shape. Both share one worker pool with the limits of
-app.py (mnist_cnn.serving).
+app.py (mnist_cnn.web.serving).
 """
 
 import argparse
@@ -16,8 +16,8 @@ import gradio as gr
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from mnist_cnn.pad import drawing_pad
-from mnist_cnn.serving import ServingLimits
+from mnist_cnn.web.pad import drawing_pad
+from mnist_cnn.web.serving import ServingLimits
 
 ANSWER = {"label": {"label": "0", "confidences": [{"label": "0", "confidence": 1.0}]}, "image": None, "status": "**0**"}
 SEEN = np.zeros((28, 28), dtype=np.uint8)

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.explain import STEPS, explain, explain_input
-from mnist_cnn.predict import Predictor
-from mnist_cnn.sketch import sketch_to_mnist
+from mnist_cnn.reading.explain import STEPS, explain, explain_input
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.reading.sketch import sketch_to_mnist
 
 
 def main() -> None:

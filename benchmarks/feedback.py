@@ -35,10 +35,10 @@ from hub_server import start_hub
 
 from conftest import RunningApp, component_event, queue_join_body
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.feedback.guard import CorrectionGuard, CorrectionLimits
-from mnist_cnn.feedback.store import LABELS, FeedbackConfig, FeedbackStore, model_fields
-from mnist_cnn.predict import Predictor
-from mnist_cnn.tabs.feedback import FeedbackHandlers
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.web.feedback.guard import CorrectionGuard, CorrectionLimits
+from mnist_cnn.web.feedback.store import LABELS, FeedbackConfig, FeedbackStore, model_fields
+from mnist_cnn.web.tabs.feedback import FeedbackHandlers
 
 TOKEN = "hf_benchmark_write_token_0123456789"
 

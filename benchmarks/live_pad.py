@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body
-from mnist_cnn.pad import png_data_url
+from mnist_cnn.web.pad import png_data_url
 
 # Installed before the page's own scripts: when the reader became ready; each pointer event (when it was
 # made and when the page handled it); each change of the answer on the page (the label, the 28x28 view,

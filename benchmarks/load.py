@@ -49,7 +49,7 @@ from browser_reader import pad_reader_settings
 from live_pad import cpu_seconds
 
 from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label
-from mnist_cnn.pad import png_data_url
+from mnist_cnn.web.pad import png_data_url
 
 FILE_META = {"_type": "gradio.FileData"}
 

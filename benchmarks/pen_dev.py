@@ -8,7 +8,7 @@ prints: right (an abstention counts as wrong), best guess right (the top digit, 
 sure", the expected calibration error (15 bins) of the confidence shown, and the commonest mistakes. For a
 folder of letters (not digits): how often a digit is named. With the MNIST files at hand, the test set's
 accuracy and ECE too. ``--rules 0.12`` also chooses the answer rules on these folders (see
-``mnist_cnn.predict.AnswerRule``) and prints their figures side by side.
+``mnist_cnn.reading.predict.AnswerRule``) and prints their figures side by side.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mnist_cnn.devsets import (
+from mnist_cnn.hub import load_model_source
+from mnist_cnn.learning.devsets import (
     FolderReport,
     choose_answer_rule,
     choose_rule,
@@ -36,8 +37,7 @@ from mnist_cnn.devsets import (
     with_rule,
     with_threshold,
 )
-from mnist_cnn.hub import load_model_source
-from mnist_cnn.predict import AnswerRule, Predictor
+from mnist_cnn.reading.predict import AnswerRule, Predictor
 
 SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_FOLDERS = [
@@ -103,8 +103,8 @@ def print_rules(reports: dict[str, FolderReport], budget: float) -> None:
 
 
 def print_mnist(bundle, predictor: Predictor, data_dir: str) -> None:
-    from mnist_cnn.data import load_mnist
-    from mnist_cnn.evaluation import evaluate_test_set
+    from mnist_cnn.learning.data import load_mnist
+    from mnist_cnn.learning.evaluation import evaluate_test_set
 
     data = load_mnist(ROOT / "data", data_dir)
     report = evaluate_test_set(bundle.model, data.test_images, data.test_labels, predictor.temperature)

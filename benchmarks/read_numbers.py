@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.number import read_number
-from mnist_cnn.predict import Predictor
-from mnist_cnn.sketch import load_image, to_paper_grayscale
+from mnist_cnn.reading.number import read_number
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.reading.sketch import load_image, to_paper_grayscale
 
 
 def ink_of(path: Path) -> np.ndarray:

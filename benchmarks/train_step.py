@@ -20,9 +20,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist_cnn.data import load_mnist, split_train_validation
+from mnist_cnn.learning.data import load_mnist, split_train_validation
+from mnist_cnn.learning.training import make_optimizer, negatives_per_batch, training_batch, training_step
 from mnist_cnn.model import MnistCNN
-from mnist_cnn.training import make_optimizer, negatives_per_batch, training_batch, training_step
 from train import RECIPES, VALIDATION_SIZE, parse_args, training_settings
 
 

@@ -15,14 +15,13 @@ import sys
 from pathlib import Path
 
 from .bundle import ONNX_FILE, BundleLoadError
-from .hub import HubPushError, load_model_source, push_bundle
-from .number import read_number
-from .onnx_export import OnnxCheckError, export_bundle
-from .predict import Predictor
-from .sketch import SketchError
+from .hub import load_model_source
+from .reading.number import read_number
+from .reading.predict import Predictor
+from .reading.sketch import SketchError
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_cnn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     push = commands.add_parser(
@@ -65,52 +64,59 @@ def main(argv: list[str] | None = None) -> int:
     )
     predict.add_argument("--model", help="Hub repo id or bundle folder (default: $MODEL_REPO, else the shipped model)")
     predict.add_argument("--revision", help="Hub branch, tag or commit (default: $MODEL_REVISION)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per HTTP request is noise here
     logging.getLogger("onnxscript").setLevel(logging.WARNING)  # the exporter's every optimisation pass
 
     if args.command == "push":
-        try:
-            url = push_bundle(
-                args.bundle_dir,
-                args.repo_id,
-                private=args.private,
-                revision=args.revision,
-                commit_message=args.commit_message,
-                space_url=args.space_url,
-            )
-        except HubPushError as err:
-            print(f"error: {err}", file=sys.stderr)
-            print(f"Nothing was changed in {args.bundle_dir}.", file=sys.stderr)
-            return 2
-        print(f"Pushed {args.bundle_dir} to {url}")
-    elif args.command == "onnx":
+        return push(args)
+    if args.command == "onnx":
         return add_onnx(Path(args.bundle_dir), args.overwrite)
-    elif args.command == "predict":
-        predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
-        for path in args.images:
-            if args.number:
-                print(json.dumps({"path": path, **number_reading(predictor, path)}), flush=True)
-                continue
-            result = predictor(path)
-            line = {
-                "path": path,
-                "digit": result.digit,
-                "alternative": result.alternative,
-                "confidence": round(result.confidence, 6),
-                "probabilities": [round(p, 6) for p in result.probabilities],
-                "not_a_digit": round(result.not_a_digit, 6),
-            }
-            if result.error:
-                line["error"] = result.error
-            elif result.model_input is None:
-                line["note"] = "blank image: no ink found"
-            print(json.dumps(line), flush=True)
+    predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
+    for path in args.images:
+        line = number_reading(predictor, path) if args.number else digit_reading(predictor, path)
+        print(json.dumps({"path": path, **line}), flush=True)
     return 0
 
 
+def push(args: argparse.Namespace) -> int:
+    from .learning.push import HubPushError, push_bundle  # training's side: loaded for this command only
+
+    options = dict(private=args.private, revision=args.revision, commit_message=args.commit_message)
+    try:
+        url = push_bundle(args.bundle_dir, args.repo_id, **options, space_url=args.space_url)
+    except HubPushError as err:
+        print(f"error: {err}", file=sys.stderr)
+        print(f"Nothing was changed in {args.bundle_dir}.", file=sys.stderr)
+        return 2
+    print(f"Pushed {args.bundle_dir} to {url}")
+    return 0
+
+
+def digit_reading(predictor: Predictor, path: str) -> dict:
+    result = predictor(path)
+    line = {
+        "digit": result.digit,
+        "alternative": result.alternative,
+        "confidence": round(result.confidence, 6),
+        "probabilities": [round(p, 6) for p in result.probabilities],
+        "not_a_digit": round(result.not_a_digit, 6),
+    }
+    if result.error:
+        line["error"] = result.error
+    elif result.model_input is None:
+        line["note"] = "blank image: no ink found"
+    return line
+
+
 def add_onnx(folder: Path, overwrite: bool) -> int:
+    from .learning.onnx_export import OnnxCheckError, export_bundle  # training's side
+
     target = folder / ONNX_FILE
     if target.exists() and not overwrite:
         print(f"error: {target} already exists; pass --overwrite to replace it.", file=sys.stderr)

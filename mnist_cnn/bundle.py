@@ -32,7 +32,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
-ONNX_FILE = "model.onnx"  # the same weights for onnxruntime and the browser (mnist_cnn.onnx_export)
+ONNX_FILE = "model.onnx"  # the same weights for onnxruntime and the browser (mnist_cnn.learning.onnx_export)
 CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
 RELIABILITY_PLOT = "reliability.png"
 PLOT_FILES = (
@@ -135,7 +135,7 @@ CALIBRATION_THRESHOLDS = ("abstain_below", "not_a_digit_above", "digits_below", 
 
 def read_calibration(path: Path) -> dict[str, float]:
     """``calibration.json``: a positive ``temperature``, an ``abstain_below`` in [0, 1], and optionally the
-    other thresholds of the answer rule (``mnist_cnn.predict.AnswerRule``), each in [0, 1]."""
+    other thresholds of the answer rule (``mnist_cnn.reading.predict.AnswerRule``), each in [0, 1]."""
     data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")

@@ -1,4 +1,5 @@
-"""Hub I/O: push a model bundle to the Hugging Face Hub, and resolve a model source back into a bundle.
+"""The app's side of the Hub: resolve a model source (a folder, or a Hub repo and revision) into a loaded
+bundle, falling back to the shipped one. Pushing a bundle is training's side: ``mnist_cnn.learning.push``.
 
 Tokens are resolved by ``huggingface_hub`` itself (``HF_TOKEN`` or the ``hf auth login`` file); this
 module never reads, prints or stores one. Downloaded files are loaded by ``bundle.load_bundle_folder``
@@ -9,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, HfApi, get_token, hf_hub_download
+from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
@@ -35,17 +35,13 @@ from .bundle import (
     METRICS_FILE,
     ONNX_FILE,
     PLOT_FILES,
-    REQUIRED_FILES,
     SAMPLES_FILE,
     SHIPPED_BUNDLE,
     WEIGHTS_FILE,
     BundleLoadError,
     LoadedBundle,
     load_bundle_folder,
-    read_json,
 )
-from .card import build_model_card
-from .onnx_export import OnnxCheckError, exported_copy
 
 log = logging.getLogger(__name__)
 
@@ -71,67 +67,6 @@ class HubTimeoutError(TimeoutError):
     """The Hub did not deliver a bundle within the download deadline."""
 
 
-class HubPushError(RuntimeError):
-    """A push failed; the message says what happened and what to do. Local files are untouched."""
-
-
-# --- push ----------------------------------------------------------------------------------------
-
-
-def push_bundle(
-    folder: str | os.PathLike,
-    repo_id: str,
-    *,
-    private: bool = False,
-    revision: str | None = None,
-    commit_message: str | None = None,
-    space_url: str | None = None,
-) -> str:
-    """Upload every file of a bundle folder to a Hub model repo in one commit; return the repo URL."""
-    folder = Path(folder)
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
-    if missing:
-        raise HubPushError(f"{folder} is not a complete model bundle: it lacks {', '.join(missing)}.")
-    if problem := repo_id_problem(repo_id):
-        raise HubPushError(f"'{repo_id}' is not a valid repo id ({problem}). Use 'your-username/model-name'.")
-    if get_token() is None:
-        raise HubPushError(
-            "No Hugging Face token found. Log in with `hf auth login`, or set HF_TOKEN to a write token."
-        )
-
-    metrics = read_json(folder / METRICS_FILE)
-    card = build_model_card(metrics, model_source=repo_id, space_url=space_url)
-    operations = [
-        CommitOperationAdd(path_in_repo=path.name, path_or_fileobj=path)
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.name != CARD_FILE and not path.name.startswith(".")
-    ]
-    operations.append(CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=str(card).encode()))
-    message = commit_message or f"Upload MNIST CNN (test accuracy {100 * metrics['test_accuracy']:.2f}%)"
-    onnx_copy = None if (folder / ONNX_FILE).is_file() else onnx_for_older_bundle(folder)
-    if onnx_copy is not None:
-        operations.append(CommitOperationAdd(path_in_repo=ONNX_FILE, path_or_fileobj=onnx_copy))
-
-    api = HfApi()
-    try:
-        repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
-        if revision:
-            api.create_branch(repo_id, branch=revision, exist_ok=True)
-        api.create_commit(repo_id, operations, commit_message=message, revision=revision)
-    except HfHubHTTPError as err:
-        raise HubPushError(_explain_http_error(err, repo_id)) from err
-    except (httpx2.TransportError, OSError) as err:
-        raise HubPushError(
-            f"Could not reach the Hugging Face Hub at {api.endpoint} ({type(err).__name__}). "
-            "Check your internet connection (or HF_ENDPOINT) and push again."
-        ) from err
-    finally:
-        if onnx_copy is not None:
-            shutil.rmtree(onnx_copy.parent, ignore_errors=True)
-    url = str(repo_url)
-    return f"{url}/tree/{revision}" if revision else url
-
-
 def repo_id_problem(repo_id: str) -> str | None:
     """Why ``repo_id`` is not an 'owner/name' Hub repo id, or None when it is one."""
     try:
@@ -139,37 +74,6 @@ def repo_id_problem(repo_id: str) -> str | None:
     except HFValidationError as err:
         return str(err)
     return None if repo_id.count("/") == 1 else "expected 'owner/name'"
-
-
-def onnx_for_older_bundle(folder: Path) -> Path:
-    """A bundle written before bundles held ``model.onnx``: export it from the weights (into a temporary
-    folder: the bundle itself is left as it is) and check it on the bundle's test samples."""
-    try:
-        log.info("%s has no %s: exporting one from its weights", folder, ONNX_FILE)
-        return exported_copy(folder)
-    except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
-        raise HubPushError(f"{folder} has no {ONNX_FILE}, and exporting one failed: {err}") from err
-
-
-def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:
-    status = err.response.status_code if err.response is not None else None
-    detail = f" The Hub said: {err.server_message.strip()}" if err.server_message else ""
-    if status == 401:
-        return (
-            "The Hub rejected the token (401 Unauthorized): it is invalid or expired. "
-            f"Log in again with `hf auth login` or set a valid HF_TOKEN.{detail}"
-        )
-    if status == 403:
-        return (
-            f"The token has no write access to '{repo_id}' (403 Forbidden). "
-            f"Use a token with write permission, or a repo under your own namespace.{detail}"
-        )
-    if status == 400 or status == 422:
-        return f"The Hub refused the upload to '{repo_id}' ({status}).{detail}"
-    return f"The Hub answered {status} while pushing to '{repo_id}'.{detail} Try again later."
-
-
-# --- load ----------------------------------------------------------------------------------------
 
 
 def download_bundle(repo_id: str, revision: str | None = None) -> Path:

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DIST=node_modules/onnxruntime-web/dist
-RUNTIME=mnist_cnn/pad/runtime
+RUNTIME=mnist_cnn/web/pad/runtime
 FILES=(ort.wasm.bundle.min.mjs ort-wasm-simd-threaded.wasm)
 
 if ! command -v npm >/dev/null; then

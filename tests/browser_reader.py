@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.predict import Predictor
-from mnist_cnn.sketch import sketch_to_mnist
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.reading.sketch import sketch_to_mnist
 
 FIELD_TOLERANCE = 2 / 255
 BATCH = 40

@@ -87,7 +87,7 @@ def pytest_addoption(parser):
 def real_mnist(request, tmp_path_factory):
     """The full, real MNIST set, unpacked once per test session. Missing files fail the test with a message
     saying where to put them, unless the run opts out with --without-mnist."""
-    from mnist_cnn.data import load_mnist
+    from mnist_cnn.learning.data import load_mnist
 
     source = shared_mnist_dir()
     if source is None or not source.is_dir():

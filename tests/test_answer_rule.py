@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 
 from conftest import ROOT, RunningApp, draw_digit
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.number import read_number
-from mnist_cnn.predict import UNSURE_MESSAGE, AnswerRule, Predictor
+from mnist_cnn.reading.number import read_number
+from mnist_cnn.reading.predict import UNSURE_MESSAGE, AnswerRule, Predictor
 
 TWO_QUESTIONS = {"abstain_below": 0.0, "not_a_digit_above": 0.5, "digits_below": 0.5, "alternative_below": 0.8}
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, draw_digit, draw_number, pad_event, pad_frame_body, top_label
-from mnist_cnn.pad import png_data_url as png_url
+from mnist_cnn.web.pad import png_data_url as png_url
 
 FILE_META = {"_type": "gradio.FileData"}
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mnist_cnn.bundle import SHIPPED_BUNDLE, BundleExistsError, load_bundle_folder, staged_bundle
-from mnist_cnn.views import BundleView
+from mnist_cnn.web.views import BundleView
 
 
 def snapshot(folder: Path) -> dict[str, str]:

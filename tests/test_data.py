@@ -8,7 +8,7 @@ import torch
 from torchvision.datasets import MNIST
 
 from conftest import ROOT, make_mnist_folder
-from mnist_cnn.data import (
+from mnist_cnn.learning.data import (
     DATA_DIR_ENV,
     MnistDataError,
     augment_batch,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_cnn.devsets import (
+from mnist_cnn.learning.devsets import (
     FolderReport,
     choose_threshold,
     expected_calibration_error,
@@ -44,7 +44,7 @@ def test_threshold_is_the_lowest_within_the_budget():
 def test_measure_folder_counts_abstentions_as_wrong(tmp_path):
     class Always7:  # a stand-in predictor with the real result type
         def __call__(self, path):
-            from mnist_cnn.predict import Prediction
+            from mnist_cnn.reading.predict import Prediction
 
             sure = "00001" not in str(path)
             probabilities = [0.0] * 10
@@ -81,8 +81,8 @@ def report_of(rows: list[tuple[str, dict[int, float], float]]) -> FolderReport:
 
 
 def test_answer_rule_is_chosen_within_the_letters_budget():
-    from mnist_cnn.devsets import choose_answer_rule, with_rule
-    from mnist_cnn.predict import AnswerRule
+    from mnist_cnn.learning.devsets import choose_answer_rule, with_rule
+    from mnist_cnn.reading.predict import AnswerRule
 
     digits = report_of(
         [("4", {4: 0.95}, 0.0), ("4", {4: 0.55, 9: 0.40}, 0.05), ("7", {7: 0.5, 1: 0.2}, 0.3), ("1", {1: 0.9}, 0.1)]

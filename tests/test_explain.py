@@ -8,9 +8,9 @@ import torch
 
 from conftest import draw_digit
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.explain import explain, explain_input, overlay
-from mnist_cnn.predict import Predictor
-from mnist_cnn.sketch import sketch_to_mnist
+from mnist_cnn.reading.explain import explain, explain_input, overlay
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.reading.sketch import sketch_to_mnist
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,9 @@ from test_api_security import events
 from test_hub import TOKEN, hub_env
 
 from conftest import ROOT, RunningApp, component_event, draw_digit, make_mnist_folder, queue_join_body
-from mnist_cnn.feedback.guard import CorrectionGuard, CorrectionLimits, client_address
-from mnist_cnn.feedback.store import LABELS, METADATA_FILE, Correction, FeedbackConfig, FeedbackStore, drawing_png
-from mnist_cnn.pad import png_data_url
+from mnist_cnn.web.feedback.guard import CorrectionGuard, CorrectionLimits, client_address
+from mnist_cnn.web.feedback.store import LABELS, METADATA_FILE, Correction, FeedbackConfig, FeedbackStore, drawing_png
+from mnist_cnn.web.pad import png_data_url
 
 REPO = "alice/mnist-feedback"
 DATASET = f"datasets/{REPO}"

@@ -12,9 +12,9 @@ from PIL import Image, ImageDraw
 
 from conftest import ROOT, draw_digit, draw_number
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.number import digit_candidates, read_digit_or_number, read_number
-from mnist_cnn.predict import Predictor
-from mnist_cnn.sketch import SketchError
+from mnist_cnn.reading.number import digit_candidates, read_digit_or_number, read_number
+from mnist_cnn.reading.predict import Predictor
+from mnist_cnn.reading.sketch import SketchError
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import torch
 
 from conftest import pen_dev_dir, scan_dev_dir
 from mnist_cnn.bundle import REQUIRED_FILES, SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.devsets import expected_calibration_error, measure_folder
+from mnist_cnn.learning.devsets import expected_calibration_error, measure_folder
+from mnist_cnn.learning.onnx_export import check_onnx
+from mnist_cnn.learning.training import digit_predictions, predict_logits
 from mnist_cnn.model import MnistCNN
-from mnist_cnn.onnx_export import check_onnx
-from mnist_cnn.predict import Predictor
-from mnist_cnn.training import digit_predictions, predict_logits
+from mnist_cnn.reading.predict import Predictor
 
 # Floors under the shipped model's dev figures (an abstention counts as wrong), so that a retrained model
 # cannot quietly read real handwriting worse. Issue 19's goals, 99.0% and 99.3%, are not reached yet.

@@ -8,8 +8,9 @@ import matplotlib
 import numpy as np
 import torch
 
-from mnist_cnn.data import to_float
-from mnist_cnn.redraw import (
+from mnist_cnn.classes import NOT_A_DIGIT
+from mnist_cnn.learning.data import to_float
+from mnist_cnn.learning.redraw import (
     FAR,
     LETTER_FONTS,
     elastic,
@@ -21,8 +22,8 @@ from mnist_cnn.redraw import (
     scan_like,
     skeleton_distance,
 )
-from mnist_cnn.synthetic import BOX, CENTER, LETTER_STROKES, NOT_A_DIGIT, letters_among_negatives, make_negatives
-from mnist_cnn.training import TrainConfig, add_generated
+from mnist_cnn.learning.synthetic import BOX, CENTER, LETTER_STROKES, letters_among_negatives, make_negatives
+from mnist_cnn.learning.training import TrainConfig, add_generated
 
 
 def bars(n: int = 4, width: int = 3) -> torch.Tensor:

@@ -14,8 +14,9 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image, ImageDraw
 
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.predict import EMPTY_MESSAGE, NOT_A_DIGIT_LABEL, UNSURE_MESSAGE, AnswerRule, Predictor
-from mnist_cnn.sketch import SketchError, sketch_to_mnist
+from mnist_cnn.classes import NOT_A_DIGIT_LABEL
+from mnist_cnn.reading.predict import EMPTY_MESSAGE, UNSURE_MESSAGE, AnswerRule, Predictor
+from mnist_cnn.reading.sketch import SketchError, sketch_to_mnist
 
 
 def canvas(size=(400, 400), transparent=False) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -250,7 +251,7 @@ def redraw_as_canvas(digit: np.ndarray, rng: np.random.Generator) -> Image.Image
 
 
 def test_redrawn_mnist_digits_are_read_as_well_as_the_originals(real_mnist):
-    from mnist_cnn.data import to_float
+    from mnist_cnn.learning.data import to_float
 
     data = real_mnist
     model = load_bundle_folder(SHIPPED_BUNDLE).model

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_cnn.synthetic import (
+from mnist_cnn.learning.synthetic import (
     LETTER_STROKES,
     NOT_A_DIGIT,
     add_style_strokes,
@@ -15,7 +15,7 @@ from mnist_cnn.synthetic import (
     overlaid_pairs,
     scribbles,
 )
-from mnist_cnn.training import TrainConfig, held_out_set
+from mnist_cnn.learning.training import TrainConfig, held_out_set
 
 
 def ink_box(image: torch.Tensor, threshold: float = 0.3) -> tuple[int, int]:

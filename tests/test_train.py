@@ -14,9 +14,9 @@ from huggingface_hub import ModelCard
 
 from conftest import ROOT
 from mnist_cnn.bundle import REQUIRED_FILES, load_sample_pack
-from mnist_cnn.data import load_mnist, split_train_validation
+from mnist_cnn.learning.data import load_mnist, split_train_validation
+from mnist_cnn.learning.training import evaluate
 from mnist_cnn.model import MnistCNN
-from mnist_cnn.training import evaluate
 
 SMOKE = ["--recipe", "quick", "--epochs", "1", "--val-size", "100", "--no-progress", "--threads", "2"]
 # Long enough to learn the synthetic digits (about 12 s): 5 epochs of 1,000 images, validated on the raw
@@ -349,14 +349,15 @@ def test_an_onnx_file_that_differs_from_the_weights_is_reported(tmp_path, mnist_
     """train.py runs the model.onnx it wrote with onnxruntime; an ONNX file of other weights (injected here
     by exporting another model) fails the check, and train.py exits 1."""
     import train
+    from mnist_cnn.learning import output
 
-    real_export = train.export_onnx
+    real_export = output.export_onnx
 
     def export_another_model(model, path):
         torch.manual_seed(123)
         return real_export(MnistCNN(channels=(16, 32, 64), num_classes=11).eval(), path)
 
-    monkeypatch.setattr(train, "export_onnx", export_another_model)
+    monkeypatch.setattr(output, "export_onnx", export_another_model)
     out = tmp_path / "bundle"
     handlers, threads = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}, torch.get_num_threads()
     try:

@@ -1,0 +1,123 @@
+"""The model as ONNX: one self-contained ``model.onnx`` that the visitor's browser runs with onnxruntime-web.
+
+It is exported with ``torch.onnx.export`` (the dynamo exporter), weights inside the file, the batch axis
+dynamic, the input named ``image`` (``(N, 1, 28, 28)`` floats in [0, 1]) and the output ``logits``.
+``check_onnx`` runs the file with onnxruntime and compares it with the torch model: the same predictions
+and logits within ``MAX_LOGIT_DIFFERENCE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mnist_cnn.bundle import ONNX_FILE, SAMPLES_FILE, load_bundle_folder, load_sample_pack
+
+from .data import to_float
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+MAX_LOGIT_DIFFERENCE = 1e-4
+CHECK_BATCH = 500
+
+
+class OnnxCheckError(RuntimeError):
+    """The ONNX file does not compute what the weights compute (or cannot be run at all)."""
+
+
+@dataclass(frozen=True)
+class OnnxCheck:
+    images: int
+    max_logit_difference: float
+    same_predictions: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.same_predictions and self.max_logit_difference <= MAX_LOGIT_DIFFERENCE
+
+    def summary(self) -> str:
+        same = "identical predictions" if self.same_predictions else "DIFFERENT predictions"
+        return f"{same} on {self.images} images, largest logit difference {self.max_logit_difference:.1e}"
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike) -> Path:
+    """Write ``model`` (on the CPU, in eval mode) to ``path`` as one ONNX file; return the path."""
+    path = Path(path)
+    model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    example = torch.rand(2, 1, 28, 28)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(path),
+        dynamo=True,
+        external_data=False,  # one file: the browser fetches it in one request
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+        verbose=False,
+    )
+    log.info("Exported %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+@torch.inference_mode()
+def check_onnx(path: str | os.PathLike, model: nn.Module, images: torch.Tensor) -> OnnxCheck:
+    """Run ``path`` with onnxruntime on ``images`` (uint8 ``(N, 28, 28)``, or floats in [0, 1]) and compare
+    it with ``model``."""
+    import onnxruntime as ort  # imported here: only training and pushing need it, not the app
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types for bad files
+        raise OnnxCheckError(f"{path}: not a model onnxruntime can run ({str(err).splitlines()[0]}).") from err
+    model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    worst, same = 0.0, True
+    for start in range(0, len(images), CHECK_BATCH):
+        batch = images[start : start + CHECK_BATCH]
+        batch = (to_float(batch) if batch.dtype == torch.uint8 else batch.float()).reshape(-1, 1, 28, 28)
+        expected = model(batch).numpy()
+        try:
+            (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: batch.numpy()})
+        except Exception as err:
+            raise OnnxCheckError(f"{path}: onnxruntime could not run it ({str(err).splitlines()[0]}).") from err
+        if got.shape != expected.shape:
+            raise OnnxCheckError(f"{path}: outputs of shape {got.shape}, the weights give {expected.shape}.")
+        worst = max(worst, float(np.abs(got - expected).max()))
+        same = same and bool((got.argmax(axis=1) == expected.argmax(axis=1)).all())
+    return OnnxCheck(len(images), worst, same)
+
+
+def export_checked(model: nn.Module, path: str | os.PathLike, images: torch.Tensor) -> OnnxCheck:
+    """Export ``model`` to ``path`` and check the file on ``images``; OnnxCheckError if they disagree (the
+    file is then removed)."""
+    path = Path(path)
+    export_onnx(model, path)
+    result = check_onnx(path, model, images)
+    if not result.passed:
+        path.unlink(missing_ok=True)
+        raise OnnxCheckError(f"The exported {path.name} disagrees with the weights: {result.summary()}.")
+    return result
+
+
+def export_bundle(folder: Path, path: str | os.PathLike) -> OnnxCheck:
+    """Export a bundle folder's weights to ``path``, checked on the bundle's test samples (for a bundle
+    written before bundles held ``model.onnx``). Raises BundleLoadError, OnnxCheckError, OSError or
+    ValueError when it cannot."""
+    bundle = load_bundle_folder(folder)
+    return export_checked(bundle.model, path, load_sample_pack(folder / SAMPLES_FILE)["images"])
+
+
+def exported_copy(folder: Path) -> Path:
+    """``export_bundle`` into a new temporary folder (the caller removes it): the bundle is left as it is."""
+    copy = Path(tempfile.mkdtemp(prefix="mnist-onnx-")) / ONNX_FILE
+    export_bundle(folder, copy)
+    return copy

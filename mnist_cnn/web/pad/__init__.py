@@ -1,0 +1,78 @@
+"""The drawing pad: a ``<canvas>`` in a Gradio ``gr.HTML`` component, and the frames it sends.
+
+``pad.html``, ``pad.css`` and ``pad.js`` are the widget. Its value is ``{"image": PNG data URL or None,
+"seq": n, "floor": m, "pad": id}``, plus ``"live"`` (the in-browser reading) while the pen moves.
+- Its ``submit`` event sends a frame to the server: on pen-up, Undo and Clear once the in-browser reader
+  (``reader.mjs``, see ``reader.py``) has loaded; about ten a second while the pen moves until then.
+  ``apply_result.js`` puts the answer on the page unless it answers a frame from before the last Clear or
+  Undo (``seq < floor``).
+- Its ``input`` event shows the in-browser reading (``show_live.js``), in the page only.
+- Each frame sent is also announced in the page by a ``pad-frame`` DOM event (``{seq, empty}``, bubbling
+  from ``#drawing-pad``), which the feedback buttons (``mnist_cnn.web.feedback``) follow.
+Frames come from the browser but anyone can post one, so ``read_frame`` checks each.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mnist_cnn.reading.sketch import SketchError
+
+HERE = Path(__file__).resolve().parent
+PNG_PREFIX = "data:image/png;base64,"
+MAX_FRAME_CHARS = 1_000_000  # a 400x400 drawing is 5-30 KB as a data URL
+MAX_FRAME_SIDE = 2048
+APPLY_RESULT_JS = (HERE / "apply_result.js").read_text()
+SHOW_LIVE_JS = (HERE / "show_live.js").read_text()
+PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
+
+
+def drawing_pad(reader: dict[str, Any] | None, **kwargs: Any) -> gr.HTML:
+    """The pad component: ``submit`` fires with each frame for the server, ``input`` with each reading made
+    in the browser. ``reader``: the in-browser reader's settings (``PadReader.settings``), None for none."""
+    return gr.HTML(
+        value=None,
+        html_template=(HERE / "pad.html").read_text(),
+        css_template=(HERE / "pad.css").read_text(),
+        js_on_load=(HERE / "pad.js").read_text(),
+        apply_default_css=False,
+        reader=reader,
+        **kwargs,
+    )
+
+
+def read_frame(value: Any) -> tuple[int, Image.Image | None]:
+    """The frame's number and its image (None for an empty pad). Raises SketchError for anything else."""
+    if not isinstance(value, dict):
+        raise SketchError("Not a drawing from the pad.")
+    seq, image = value.get("seq"), value.get("image")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise SketchError("Not a drawing from the pad: no frame number.")
+    if image is None:
+        return seq, None
+    if not isinstance(image, str) or not image.startswith(PNG_PREFIX) or len(image) > MAX_FRAME_CHARS:
+        raise SketchError("Not a drawing from the pad: expected a PNG data URL of at most 1 MB.")
+    try:
+        data = base64.b64decode(image[len(PNG_PREFIX) :], validate=True)
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as png:
+            if max(png.size) > MAX_FRAME_SIDE:
+                raise SketchError(f"The drawing is too large ({png.width}x{png.height} pixels).")
+            png.load()
+            return seq, png.copy()
+    except (binascii.Error, UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise SketchError("The drawing could not be read as a PNG image.") from err
+
+
+def png_data_url(image: np.ndarray | Image.Image) -> str:
+    """An image (PIL, or a uint8 array) as a PNG data URL: the page shows it without a file being written."""
+    buffer = io.BytesIO()
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(buffer, format="PNG")
+    return PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")

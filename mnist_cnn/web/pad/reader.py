@@ -1,0 +1,171 @@
+"""The pad's in-browser reader, server side: the files the browser loads, and the settings it reads with.
+
+While the pen moves, the visitor's browser reads the drawing itself (``reader.mjs``: the preprocessing of
+``mnist_cnn/sketch.py`` and the bundle's ``model.onnx`` through onnxruntime-web). The app serves those
+files on fixed routes under ``/pad-reader/``: a request names one of them, never a path on the server.
+The runtime is what ``scripts/web_runtime.sh`` put in ``runtime/`` (git-ignored). Without the runtime or
+without ``model.onnx`` there is no reader, and the pad sends its frames to the server as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mnist_cnn.bundle import LoadedBundle
+from mnist_cnn.classes import NOT_A_DIGIT_LABEL
+from mnist_cnn.reading import number, sketch
+from mnist_cnn.reading.predict import EMPTY_MESSAGE, UNSURE_MESSAGE, Predictor
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+RUNTIME_DIR = HERE / "runtime"  # filled by scripts/web_runtime.sh
+RUNTIME_DIR_ENV = "PAD_RUNTIME_DIR"
+READER_MODULE = HERE / "reader.mjs"
+ROUTE_PREFIX = "/pad-reader"
+RUNTIME_MODULE = "ort.wasm.bundle.min.mjs"  # onnxruntime-web's WebAssembly build, its .mjs loader bundled in
+RUNTIME_WASM = "ort-wasm-simd-threaded.wasm"
+MODEL_NAME = "model.onnx"
+JAVASCRIPT = "text/javascript"
+NUMBER_PENDING_MESSAGE = "Several digits: the number is read when you lift the pen"
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    """One file the browser may fetch: its route's name, where it is, its type and how long it keeps."""
+
+    name: str
+    path: Path
+    media_type: str
+    cache_control: str
+
+    @property
+    def version(self) -> str:
+        """A short hash of the content: in the URL, so a browser never keeps a stale copy."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+
+    @property
+    def url(self) -> str:
+        """The URL relative to the app's root."""
+        return f"{ROUTE_PREFIX.lstrip('/')}/{self.name}?v={self.version}"
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """What ``reader.mjs`` is given: where its files are, the calibration and answer rule, the wording, and
+    the preprocessing and number-splitting constants (so that there is one copy of each, here)."""
+
+    module: str
+    runtime: str
+    wasm: str
+    model: str
+    temperature: float
+    rule: dict[str, float]
+    messages: dict[str, str]
+    sketch: dict[str, float]
+    number: dict[str, float]
+
+
+class PadReader:
+    """The in-browser reader for one bundle: its routes, and its settings for the page (None when the
+    runtime files or the bundle's ``model.onnx`` are missing: the pad then reads on the server)."""
+
+    @classmethod
+    def from_bundle(cls, bundle: LoadedBundle) -> PadReader:
+        """The bundle's model.onnx with its calibration; the runtime from ``$PAD_RUNTIME_DIR`` if set (a
+        Space that keeps it elsewhere), else ``runtime/`` beside this module."""
+        runtime_dir = Path(os.environ.get(RUNTIME_DIR_ENV) or RUNTIME_DIR)
+        return cls(bundle.onnx_file, Predictor.from_bundle(bundle), runtime_dir)
+
+    def __init__(self, model_file: Path | None, predictor: Predictor, runtime_dir: Path = RUNTIME_DIR):
+        year = "public, max-age=31536000, immutable"  # the URL changes with the content
+        self.files = {
+            "reader.mjs": ServedFile("reader.mjs", READER_MODULE, JAVASCRIPT, year),
+            RUNTIME_MODULE: ServedFile(RUNTIME_MODULE, runtime_dir / RUNTIME_MODULE, JAVASCRIPT, year),
+            RUNTIME_WASM: ServedFile(RUNTIME_WASM, runtime_dir / RUNTIME_WASM, "application/wasm", year),
+        }
+        if model_file is not None:
+            self.files[MODEL_NAME] = ServedFile(MODEL_NAME, model_file, "application/octet-stream", year)
+        self.predictor = predictor
+        self.missing = [] if model_file is not None else [f"the bundle's {MODEL_NAME}"]
+        self.missing += [name for name, served in self.files.items() if not served.path.is_file()]
+        if self.missing:
+            log.warning("The pad reads on the server: %s missing (see scripts/web_runtime.sh)", ", ".join(self.missing))
+
+    @property
+    def available(self) -> bool:
+        return not self.missing
+
+    def settings(self) -> dict[str, Any] | None:
+        """The reader's settings as the page gets them, or None when it cannot run in the browser."""
+        if not self.available:
+            return None
+        rule = self.predictor.rule
+        return asdict(
+            ReaderSettings(
+                module=self.files["reader.mjs"].url,
+                runtime=self.files[RUNTIME_MODULE].url,
+                wasm=self.files[RUNTIME_WASM].url,
+                model=self.files[MODEL_NAME].url,
+                temperature=self.predictor.temperature,
+                rule=asdict(rule),
+                messages={
+                    "empty": EMPTY_MESSAGE,
+                    "unsure": UNSURE_MESSAGE,
+                    "not_a_digit": NOT_A_DIGIT_LABEL,
+                    "number_pending": NUMBER_PENDING_MESSAGE,
+                },
+                sketch={
+                    "field": sketch.FIELD,
+                    "box": sketch.BOX,
+                    "center": sketch.CENTER,
+                    "min_contrast": sketch.MIN_CONTRAST,
+                    "noise_floor": sketch.NOISE_FLOOR,
+                },
+                number={
+                    "merge_overlap": number.MERGE_OVERLAP,
+                    "fragment": number.FRAGMENT,
+                    "speck": number.SPECK,
+                    "wide": number.WIDE,
+                    "two_wide": number.TWO_WIDE,
+                },
+            )
+        )
+
+    def routes(self) -> list[BaseRoute]:
+        """One GET route per file (HEAD too), answering 404 when the file is not there."""
+        return [
+            Route(f"{ROUTE_PREFIX}/{name}", self._endpoint(served), methods=["GET", "HEAD"])
+            for name, served in self.files.items()
+        ]
+
+    @staticmethod
+    def _endpoint(served: ServedFile):
+        async def send(request: Request) -> Response:
+            if not served.path.is_file():
+                return PlainTextResponse(f"{served.name} is not installed on this server.", status_code=404)
+            # Public files, fetched from pages on other origins when the app is embedded. The answer
+            # varies with the Origin too (Gradio's CORS middleware names it): a copy cached for the app's
+            # own page must not be reused for a blog's.
+            headers = {
+                "Cache-Control": served.cache_control,
+                "Access-Control-Allow-Origin": "*",
+                "Vary": "Accept-Encoding, Origin",
+            }
+            gzipped = served.path.with_name(served.path.name + ".gz")
+            if gzipped.is_file() and "gzip" in request.headers.get("accept-encoding", ""):
+                # the runtime's .wasm is 14 MB, 3.7 MB gzipped: compressed once by web_runtime.sh
+                headers["Content-Encoding"] = "gzip"
+                return FileResponse(gzipped, media_type=served.media_type, headers=headers)
+            return FileResponse(served.path, media_type=served.media_type, headers=headers)
+
+        return send

@@ -17,6 +17,10 @@ if [ -z "${MNIST_DATA_DIR:-}" ] && [ -d ../shared/data/mnist ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The JavaScript: ESLint and Prettier at the versions package-lock.json pins (npm ci when they are missing).
+npm ls --depth=0 >/dev/null 2>&1 || npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+npm run --silent lint
+npm run --silent format:check
 # One worker per CPU core, each taking whole test files (their module-scoped apps and Hub servers stay
 # with them): most tests wait on an app starting or a subprocess, so this takes a third off the run on
 # two cores. "-n 0" runs everything in this process.

@@ -46,7 +46,7 @@ READ_FILES = """async (files) => {
         const steps = preprocess(pixels, bitmap.width, bitmap.height, reader.settings);
         if (!steps) { out.push(null); continue; }
         const probs = await reader.probabilities(steps.field);
-        const read = answer(probs, reader.settings.rule);
+        const read = answer(probs, reader.settings.rule, reader.settings.classes);
         out.push({ field: Array.from(steps.field), digit: read.digit, alternative: read.alternative,
                    ms: performance.now() - started });
     }

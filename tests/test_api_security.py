@@ -228,7 +228,7 @@ def test_the_reader_routes_serve_only_their_own_files(app_server):
         assert http.get(settings["model"], headers={"Origin": "https://blog.example"}).headers[
             "access-control-allow-origin"
         ] in ("*", "https://blog.example")
-        secrets = [(ROOT / name).read_bytes()[:300] for name in ("app.py", "mnist_cnn/pad/reader.py")]
+        secrets = [(ROOT / name).read_bytes()[:300] for name in ("app.py", "mnist_cnn/web/pad/reader.py")]
         secrets.append((ROOT / "mnist_cnn/pretrained/model.safetensors").read_bytes()[:300])
         for name in ("app.py", "model.safetensors", "VERSION", "ort-wasm-simd-threaded.wasm.gz", "reader.py"):
             assert http.get(f"pad-reader/{name}").status_code == 404, name

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from mnist_cnn.classes import NOT_A_DIGIT
 from mnist_cnn.learning.synthetic import (
     LETTER_STROKES,
-    NOT_A_DIGIT,
     add_style_strokes,
     draw_segments,
     letter_shapes,

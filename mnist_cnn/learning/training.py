@@ -110,6 +110,7 @@ def describe_device(device: str) -> str:
     return f"{torch.get_num_threads()} CPU threads ({platform.machine()})"
 
 
+@torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Logits on the CPU for uint8 ``(N, 28, 28)`` or float ``(N, 1, 28, 28)`` images, in evaluation mode."""
     was_training = model.training

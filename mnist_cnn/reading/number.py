@@ -133,10 +133,16 @@ def read_digit_or_number(predictor: Predictor, image: Any) -> tuple[Prediction, 
         return predictor(image), None  # blank
     single = predictor.prediction(steps.field, predictor.probabilities(steps.field))
     candidates = digit_candidates(steps.levels.is_ink)
-    if len(candidates) == 1 and not _maybe_two(candidates[0], single):
+    if not may_be_number(candidates, single):
         return single, None
     reading = _read_ink(predictor, steps.levels, candidates, steps.reduced_by)
     return single, reading if len(reading.digits) >= 2 else None
+
+
+def may_be_number(candidates: list[_Candidate], single: Prediction) -> bool:
+    """Whether the ink is read as a number: several parts, or one that may be two touching digits (``single``:
+    how the whole reads). JavaScript twin: ``mayBeNumber`` in ``mnist_cnn/web/pad/browser/parts.mjs``."""
+    return len(candidates) > 1 or (len(candidates) == 1 and _maybe_two(candidates[0], single))
 
 
 def _read_ink(
@@ -205,7 +211,10 @@ def _join_loose_strokes(
 
 
 def digit_candidates(is_ink: np.ndarray) -> list[_Candidate]:
-    """The ink split into parts that are each one digit (or touching digits), left to right."""
+    """The ink split into parts that are each one digit (or touching digits), left to right.
+
+    JavaScript twin: ``digitParts in mnist_cnn/web/pad/browser/parts.mjs``.
+    """
     labels, count = ndimage.label(is_ink, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return []

@@ -37,7 +37,10 @@ class AnswerRule:
 
     def answer(self, probs: np.ndarray) -> tuple[int | None, int | None]:
         """``(digit, alternative)`` from the calibrated probabilities of every output (digits 0-9 first):
-        ``(None, None)`` for "not a digit"; an ``alternative`` only when two digits compete."""
+        ``(None, None)`` for "not a digit"; an ``alternative`` only when two digits compete.
+
+        JavaScript twin: ``answer in mnist_cnn/web/pad/browser/answer.mjs``.
+        """
         digits = probs[:NUM_DIGITS]
         best, second = (int(i) for i in np.argsort(-digits, kind="stable")[:2])
         if (
@@ -79,7 +82,10 @@ class Prediction:
 
     def status_markdown(self) -> str:
         """One line for people: the digit and how sure (with its runner-up when two compete), or why there
-        is none."""
+        is none.
+
+        JavaScript twin: ``statusMarkdown in mnist_cnn/web/pad/browser/answer.mjs``.
+        """
         if self.digit is not None and self.alternative is not None:
             runner_up = self.probabilities[self.alternative]
             return (
@@ -93,7 +99,10 @@ class Prediction:
         return f"**{self.message}** (best guess {best}, {100 * self.confidence:.0f}%)"
 
     def label_confidences(self) -> dict[str, float]:
-        """``{"0": p0, ..., "not a digit": p}``, the form gr.Label takes."""
+        """``{"0": p0, ..., "not a digit": p}``, the form gr.Label takes.
+
+        JavaScript twin: ``labelValue in mnist_cnn/web/pad/browser/answer.mjs, with gr.Label's top 3``.
+        """
         confidences = {str(d): p for d, p in enumerate(self.probabilities)}
         if self.not_a_digit > 0:
             confidences[NOT_A_DIGIT_LABEL] = self.not_a_digit
@@ -136,7 +145,10 @@ class Predictor:
         return cls(bundle.model, calibration.get("temperature", 1.0), rule=AnswerRule.from_calibration(calibration))
 
     def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
-        """Calibrated probabilities from logits ``(N, classes)``."""
+        """Calibrated probabilities from logits ``(N, classes)``.
+
+        JavaScript twin: ``calibrated in mnist_cnn/web/pad/browser/answer.mjs``.
+        """
         return (logits / self.temperature).softmax(dim=1)
 
     @torch.inference_mode()

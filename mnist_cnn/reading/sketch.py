@@ -85,7 +85,10 @@ def too_large(width: int | None = None, height: int | None = None) -> str:
 
 
 def to_paper_grayscale(image: Image.Image) -> np.ndarray:
-    """uint8 grayscale, transparent areas composited onto white paper (never black)."""
+    """uint8 grayscale, transparent areas composited onto white paper (never black).
+
+    JavaScript twin: ``paperGray in mnist_cnn/web/pad/browser/preprocess.mjs``.
+    """
     if max(image.size) > WORK_SIDE:
         image = image.copy()
         image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
@@ -119,14 +122,20 @@ class InkLevels:
         return self.ink > self.full_scale * (self.background + self.floor * (self.peak - self.background))
 
     def intensity(self, region: np.ndarray) -> np.ndarray:
-        """A region of ``ink`` as float intensity in [0, 1], white on black, paper and noise at 0."""
+        """A region of ``ink`` as float intensity in [0, 1], white on black, paper and noise at 0.
+
+        JavaScript twin: ``intensityTable in mnist_cnn/web/pad/browser/preprocess.mjs``.
+        """
         span = self.peak - self.background
         values = region.astype(np.float32) / self.full_scale
         return np.clip(((values - self.background) / span - self.floor) / (1.0 - self.floor), 0.0, 1.0)
 
 
 def ink_levels(gray: np.ndarray) -> InkLevels | None:
-    """The ink's levels in uint8 (0-255) or float (0-1) grayscale, or None when there is no drawing."""
+    """The ink's levels in uint8 (0-255) or float (0-1) grayscale, or None when there is no drawing.
+
+    JavaScript twin: ``inkLevels in mnist_cnn/web/pad/browser/preprocess.mjs``.
+    """
     full_scale = 255.0 if gray.dtype == np.uint8 else 1.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     # Dark ink on light paper (canvas, scan, photo) is inverted; an MNIST-style image is kept as it is.
@@ -154,7 +163,10 @@ def ink_levels(gray: np.ndarray) -> InkLevels | None:
 
 
 def ink_crop(levels: InkLevels) -> np.ndarray:
-    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST)."""
+    """The drawing's bounding box as float ink intensity in [0, 1] (white on black, like MNIST).
+
+    JavaScript twin: ``inkBox and cropIntensity in mnist_cnn/web/pad/browser/preprocess.mjs``.
+    """
     # Find the ink's box on the raw image first, so that the rescaling below touches only the box.
     is_ink = levels.is_ink
     rows, cols = np.flatnonzero(is_ink.any(axis=1)), np.flatnonzero(is_ink.any(axis=0))
@@ -162,7 +174,10 @@ def ink_crop(levels: InkLevels) -> np.ndarray:
 
 
 def center_in_field(digit: np.ndarray) -> np.ndarray:
-    """Place a digit (at most 20x20) in a 28x28 field with its centre of mass at the centre."""
+    """Place a digit (at most 20x20) in a 28x28 field with its centre of mass at the centre.
+
+    JavaScript twin: ``centerInField in mnist_cnn/web/pad/browser/preprocess.mjs``.
+    """
     h, w = digit.shape
     ys, xs = np.mgrid[:h, :w]
     mass = digit.sum()
@@ -192,7 +207,10 @@ class Steps:
 
 def preprocess_steps(image: Any) -> Steps:
     """The MNIST preprocessing of one drawing, step by step. Raises SketchError for input that is not an
-    image."""
+    image.
+
+    JavaScript twin: ``preprocess in mnist_cnn/web/pad/browser/preprocess.mjs``.
+    """
     pil = load_image(image)
     if pil is None or pil.width == 0 or pil.height == 0:
         return Steps()
@@ -221,7 +239,11 @@ def sketch_to_mnist(image: Any) -> np.ndarray | None:
 
 def scale_to_box(crop: np.ndarray) -> np.ndarray | None:
     """An ink crop (float intensity in [0, 1]) with its longer side scaled to 20 px (anti-aliased) and its
-    strongest pixel at 1; None if nothing is left of it."""
+    strongest pixel at 1; None if nothing is left of it.
+
+    JavaScript twin: ``scaleToBox`` in ``mnist_cnn/web/pad/browser/preprocess.mjs`` (with ``resizeAntialiased``,
+    torch's anti-aliased resize).
+    """
     scale = BOX / max(crop.shape)
     size = [max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))]
     digit = TF.resize(torch.from_numpy(np.ascontiguousarray(crop))[None], size, antialias=True)[0].clamp_(0, 1)

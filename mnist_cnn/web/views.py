@@ -18,7 +18,10 @@ CORRECT_RGB = (90, 90, 90)
 
 
 def to_uint8(field28: np.ndarray) -> np.ndarray:
-    """A 28x28 float image in [0, 1] as uint8; the page enlarges it with crisp pixels (CSS)."""
+    """A 28x28 float image in [0, 1] as uint8; the page enlarges it with crisp pixels (CSS).
+
+    JavaScript twin: ``fieldImage in mnist_cnn/web/pad/browser/reader.mjs``.
+    """
     return (np.clip(field28, 0, 1) * 255).astype(np.uint8)
 
 

@@ -30,8 +30,16 @@ HERE = Path(__file__).resolve().parent
 PNG_PREFIX = "data:image/png;base64,"
 MAX_FRAME_CHARS = 1_000_000  # a 400x400 drawing is 5-30 KB as a data URL
 MAX_FRAME_SIDE = 2048
-APPLY_RESULT_JS = (HERE / "apply_result.js").read_text()
-SHOW_LIVE_JS = (HERE / "show_live.js").read_text()
+
+
+def event_function(name: str) -> str:
+    """An event's ``js=`` function from its file: an arrow function, without the statement's final ";"
+    (Prettier's) since Gradio calls the expression as it is."""
+    return (HERE / name).read_text().strip().removesuffix(";")
+
+
+APPLY_RESULT_JS = event_function("apply_result.js")
+SHOW_LIVE_JS = event_function("show_live.js")
 PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
 
 

@@ -9,4 +9,4 @@
   }
   window.dispatchEvent(new CustomEvent("pad-answer", { detail: { pad: pad.pad, seq: result.seq } }));
   return [result.label, result.image, result.status, result.boxes ?? null];
-}
+};

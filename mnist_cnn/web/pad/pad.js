@@ -277,8 +277,8 @@ function onKey(event) {
     document.removeEventListener("keydown", onKey);
     return;
   }
-  const target = event.target;
-  if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])")) return;
+  const typing = "input, textarea, select, [contenteditable]:not([contenteditable='false'])";
+  if (event.target instanceof Element && event.target.closest(typing)) return;
   const undo = (event.ctrlKey || event.metaKey) && !event.shiftKey && !event.altKey && event.key.toLowerCase() === "z";
   if (undo && strokes.length) {
     event.preventDefault();

@@ -1,8 +1,11 @@
 """The pad's in-browser reader, server side: the files the browser loads, and the settings it reads with.
 
-While the pen moves, the visitor's browser reads the drawing itself (``reader.mjs``: the preprocessing of
-``mnist_cnn/sketch.py`` and the bundle's ``model.onnx`` through onnxruntime-web). The app serves those
-files on fixed routes under ``/pad-reader/``: a request names one of them, never a path on the server.
+While the pen moves, the visitor's browser reads the drawing itself: the ES modules of ``browser/``
+(``reader.mjs`` loads the runtime and reads; ``preprocess.mjs``, ``parts.mjs`` and ``answer.mjs`` mirror
+``mnist_cnn.reading``'s sketch, number and predict) and the bundle's ``model.onnx`` through onnxruntime-web.
+The app serves those files on fixed routes under ``/pad-reader/``: a request names one of them, never a
+path on the server. The modules share one folder in the URL, named by a hash of all of them, so that their
+relative imports resolve and a browser never mixes an old module with a new one.
 The runtime is what ``scripts/web_runtime.sh`` put in ``runtime/`` (git-ignored). Without the runtime or
 without ``model.onnx`` there is no reader, and the pad sends its frames to the server as before.
 """
@@ -21,7 +24,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mnist_cnn.bundle import LoadedBundle
-from mnist_cnn.classes import NOT_A_DIGIT_LABEL
+from mnist_cnn.classes import NOT_A_DIGIT_LABEL, class_layout
 from mnist_cnn.reading import number, sketch
 from mnist_cnn.reading.predict import EMPTY_MESSAGE, UNSURE_MESSAGE, Predictor
 
@@ -30,7 +33,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 RUNTIME_DIR = HERE / "runtime"  # filled by scripts/web_runtime.sh
 RUNTIME_DIR_ENV = "PAD_RUNTIME_DIR"
-READER_MODULE = HERE / "reader.mjs"
+MODULES_DIR = HERE / "browser"  # the reader's ES modules, served as they are
+MODULE_NAMES = tuple(sorted(path.name for path in MODULES_DIR.glob("*.mjs")))
 ROUTE_PREFIX = "/pad-reader"
 RUNTIME_MODULE = "ort.wasm.bundle.min.mjs"  # onnxruntime-web's WebAssembly build, its .mjs loader bundled in
 RUNTIME_WASM = "ort-wasm-simd-threaded.wasm"
@@ -59,12 +63,20 @@ class ServedFile:
         return f"{ROUTE_PREFIX.lstrip('/')}/{self.name}?v={self.version}"
 
 
+def modules_folder() -> str:
+    """The reader's modules' folder in the URL: a hash of every module, so a change to any gives new URLs."""
+    digest = hashlib.sha256()
+    for name in MODULE_NAMES:
+        digest.update(name.encode() + b"\0" + (MODULES_DIR / name).read_bytes())
+    return f"js-{digest.hexdigest()[:12]}"
+
+
 @dataclass(frozen=True)
 class ReaderSettings:
     """What ``reader.mjs`` is given: where its files are, the calibration and answer rule, the wording, and
     the preprocessing and number-splitting constants (so that there is one copy of each, here)."""
 
-    module: str
+    module: str  # reader.mjs, which imports the other modules from its own folder
     runtime: str
     wasm: str
     model: str
@@ -73,6 +85,7 @@ class ReaderSettings:
     messages: dict[str, str]
     sketch: dict[str, float]
     number: dict[str, float]
+    classes: dict[str, Any]  # the model's outputs: mnist_cnn.classes
 
 
 class PadReader:
@@ -88,8 +101,12 @@ class PadReader:
 
     def __init__(self, model_file: Path | None, predictor: Predictor, runtime_dir: Path = RUNTIME_DIR):
         year = "public, max-age=31536000, immutable"  # the URL changes with the content
+        folder = modules_folder()
         self.files = {
-            "reader.mjs": ServedFile("reader.mjs", READER_MODULE, JAVASCRIPT, year),
+            **{
+                f"{folder}/{name}": ServedFile(f"{folder}/{name}", MODULES_DIR / name, JAVASCRIPT, year)
+                for name in MODULE_NAMES
+            },
             RUNTIME_MODULE: ServedFile(RUNTIME_MODULE, runtime_dir / RUNTIME_MODULE, JAVASCRIPT, year),
             RUNTIME_WASM: ServedFile(RUNTIME_WASM, runtime_dir / RUNTIME_WASM, "application/wasm", year),
         }
@@ -109,35 +126,13 @@ class PadReader:
         """The reader's settings as the page gets them, or None when it cannot run in the browser."""
         if not self.available:
             return None
-        rule = self.predictor.rule
         return asdict(
             ReaderSettings(
-                module=self.files["reader.mjs"].url,
+                module=f"{ROUTE_PREFIX.lstrip('/')}/{modules_folder()}/reader.mjs",
                 runtime=self.files[RUNTIME_MODULE].url,
                 wasm=self.files[RUNTIME_WASM].url,
                 model=self.files[MODEL_NAME].url,
-                temperature=self.predictor.temperature,
-                rule=asdict(rule),
-                messages={
-                    "empty": EMPTY_MESSAGE,
-                    "unsure": UNSURE_MESSAGE,
-                    "not_a_digit": NOT_A_DIGIT_LABEL,
-                    "number_pending": NUMBER_PENDING_MESSAGE,
-                },
-                sketch={
-                    "field": sketch.FIELD,
-                    "box": sketch.BOX,
-                    "center": sketch.CENTER,
-                    "min_contrast": sketch.MIN_CONTRAST,
-                    "noise_floor": sketch.NOISE_FLOOR,
-                },
-                number={
-                    "merge_overlap": number.MERGE_OVERLAP,
-                    "fragment": number.FRAGMENT,
-                    "speck": number.SPECK,
-                    "wide": number.WIDE,
-                    "two_wide": number.TWO_WIDE,
-                },
+                **reading_settings(self.predictor),
             )
         )
 
@@ -169,3 +164,33 @@ class PadReader:
             return FileResponse(served.path, media_type=served.media_type, headers=headers)
 
         return send
+
+
+def reading_settings(predictor: Predictor) -> dict[str, Any]:
+    """How the browser reads, as the server does: the calibration and answer rule, the wording, the
+    preprocessing and number-splitting constants and the class layout (one copy of each, in Python)."""
+    return dict(
+        temperature=predictor.temperature,
+        rule=asdict(predictor.rule),
+        messages={
+            "empty": EMPTY_MESSAGE,
+            "unsure": UNSURE_MESSAGE,
+            "not_a_digit": NOT_A_DIGIT_LABEL,
+            "number_pending": NUMBER_PENDING_MESSAGE,
+        },
+        sketch={
+            "field": sketch.FIELD,
+            "box": sketch.BOX,
+            "center": sketch.CENTER,
+            "min_contrast": sketch.MIN_CONTRAST,
+            "noise_floor": sketch.NOISE_FLOOR,
+        },
+        number={
+            "merge_overlap": number.MERGE_OVERLAP,
+            "fragment": number.FRAGMENT,
+            "speck": number.SPECK,
+            "wide": number.WIDE,
+            "two_wide": number.TWO_WIDE,
+        },
+        classes=class_layout(),
+    )

@@ -6,4 +6,4 @@
   const live = pad?.live;
   if (!live) return [undefined, undefined, undefined, undefined];
   return [live.label, live.image, live.status, live.boxes];
-}
+};

@@ -1,24 +1,10 @@
-// The pad's in-browser reader: the MNIST preprocessing of mnist_cnn/sketch.py, step by step, then the
-// bundle's model.onnx through onnxruntime-web, with its calibration and answer rule (mnist_cnn/predict.py).
-//
-// Each function names the Python it mirrors, and keeps its arithmetic: where numpy computes in float32,
-// so does this (Math.fround), and Python's round() rounds halves to even. benchmarks/reader_parity.py and
-// tests/test_browser.py (through tests/browser_reader.py) hold the two together on real drawings. The
-// settings (thresholds, constants, wording) come from the server: mnist_cnn/pad/reader.py.
+// The MNIST preprocessing of mnist_cnn/reading/sketch.py, step by step, for an RGBA drawing (a canvas's
+// ImageData): the ink's levels, its box, the crop as intensity, the anti-aliased resize to 20 px and the
+// centring by mass in 28x28. Each function names its Python twin, and keeps its arithmetic: where numpy
+// computes in float32, so does this (f32). tests/test_reader_parity.py holds the two together on every
+// dev drawing (Node); the constants come from the server's reader settings (settings.sketch).
 
-const f32 = Math.fround;
-
-// Python's round(): to the nearest integer, halves to the even one.
-export function roundHalfEven(x) {
-  const down = Math.floor(x);
-  const rest = x - down;
-  if (rest > 0.5) return down + 1;
-  if (rest < 0.5) return down;
-  return down % 2 === 0 ? down : down + 1;
-}
-
-// Python's f"{100 * p:.0f}".
-const percent = (p) => String(roundHalfEven(100 * p));
+import { f32, roundHalfEven } from "./pymath.mjs";
 
 // --- sketch.to_paper_grayscale: RGBA composited onto white paper, as Pillow computes it ---------------
 export function paperGray(rgba, width, height) {
@@ -126,7 +112,7 @@ export function inkLevels(gray, width, height, settings) {
 }
 
 // InkLevels.is_ink's threshold, and InkLevels.intensity as a table of the 256 levels (float32 steps).
-function inkThreshold(levels) {
+export function inkThreshold(levels) {
   return 255 * (levels.background + levels.floor * (levels.peak - levels.background));
 }
 
@@ -144,7 +130,7 @@ function intensityTable(levels) {
 }
 
 // --- sketch.ink_crop: the ink's box, as intensity ----------------------------------------------------------
-function inkBox(levels) {
+export function inkBox(levels) {
   const { ink, width, span } = levels;
   const threshold = inkThreshold(levels);
   let top = span.bottom + 1;
@@ -266,81 +252,6 @@ function centerInField({ digit, height, width }, settings) {
   return field;
 }
 
-// --- number.digit_candidates: how many digits the ink may hold ----------------------------------------
-// The ink's 8-connected pieces, grouped as the server groups them into digits (pieces overlapping
-// horizontally by half the narrower one are one digit; a short piece joins the digit it overlaps most).
-export function digitParts(levels, box, settings) {
-  const { ink, width } = levels;
-  const threshold = inkThreshold(levels);
-  const w = box.width;
-  const h = box.height;
-  const labels = new Int32Array(w * h); // -1: ink not yet labelled, 0: paper, n: piece n
-  for (let y = 0; y < h; y++) {
-    const row = (box.top + y) * width + box.left;
-    for (let x = 0; x < w; x++) if (ink[row + x] > threshold) labels[y * w + x] = -1;
-  }
-  const stack = new Int32Array(w * h);
-  const pieces = [];
-  for (let start = 0; start < w * h; start++) {
-    if (labels[start] !== -1) continue;
-    const piece = { size: 0, x0: w, x1: 0, y0: h, y1: 0 };
-    pieces.push(piece);
-    const label = pieces.length;
-    labels[start] = label;
-    let depth = 0;
-    stack[depth++] = start;
-    while (depth) {
-      const at = stack[--depth];
-      const y = (at / w) | 0;
-      const x = at - y * w;
-      piece.size++;
-      if (x < piece.x0) piece.x0 = x;
-      if (x >= piece.x1) piece.x1 = x + 1;
-      if (y < piece.y0) piece.y0 = y;
-      if (y >= piece.y1) piece.y1 = y + 1;
-      const y0 = y > 0 ? y - 1 : 0;
-      const y1 = y < h - 1 ? y + 1 : y;
-      const x0 = x > 0 ? x - 1 : 0;
-      const x1 = x < w - 1 ? x + 1 : x;
-      for (let ny = y0; ny <= y1; ny++) {
-        for (let nx = x0; nx <= x1; nx++) {
-          const next = ny * w + nx;
-          if (labels[next] === -1) {
-            labels[next] = label;
-            stack[depth++] = next;
-          }
-        }
-      }
-    }
-  }
-  const inkTotal = pieces.reduce((sum, piece) => sum + piece.size, 0);
-  const kept = pieces.filter((piece) => piece.size >= settings.speck * inkTotal);
-  if (!kept.length) return [];
-  const tallest = Math.max(...kept.map((piece) => piece.y1 - piece.y0));
-  const isShort = (piece) => piece.y1 - piece.y0 < settings.fragment * tallest;
-  const overlap = (a, b) => Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
-  const groups = [];
-  const join = (group, piece) => {
-    group.x0 = Math.min(group.x0, piece.x0);
-    group.x1 = Math.max(group.x1, piece.x1);
-    group.y0 = Math.min(group.y0, piece.y0);
-    group.y1 = Math.max(group.y1, piece.y1);
-  };
-  for (const piece of kept.filter((p) => !isShort(p)).sort((a, b) => a.x0 - b.x0)) {
-    const last = groups[groups.length - 1];
-    if (last && overlap(piece, last) >= settings.merge_overlap * Math.min(piece.x1 - piece.x0, last.x1 - last.x0)) {
-      join(last, piece);
-    } else {
-      groups.push({ ...piece });
-    }
-  }
-  for (const piece of kept.filter(isShort)) {
-    if (!groups.length) groups.push({ ...piece });
-    else join(groups.reduce((best, group) => (overlap(piece, group) > overlap(piece, best) ? group : best)), piece);
-  }
-  return groups.map((group) => ({ width: group.x1 - group.x0, height: group.y1 - group.y0 }));
-}
-
 // --- sketch.preprocess_steps, for an RGBA image (a canvas's ImageData) ---------------------------------
 export function preprocess(rgba, width, height, settings) {
   const levels = inkLevels(paperGray(rgba, width, height), width, height, settings.sketch);
@@ -349,112 +260,4 @@ export function preprocess(rgba, width, height, settings) {
   const scaled = scaleToBox(cropIntensity(levels, box, intensityTable(levels)), box.height, box.width, settings.sketch);
   if (!scaled) return null;
   return { levels, box, field: centerInField(scaled, settings.sketch) };
-}
-
-// --- predict.AnswerRule.answer -----------------------------------------------------------------------------
-export function answer(probs, rule) {
-  const order = Array.from({ length: 10 }, (_, digit) => digit).sort((a, b) => probs[b] - probs[a] || a - b);
-  const [best, second] = order;
-  let notADigit = 0;
-  for (let i = 10; i < probs.length; i++) notADigit += probs[i];
-  if (
-    probs[best] < rule.abstain_below ||
-    notADigit > rule.not_a_digit_above ||
-    probs[best] + probs[second] < rule.digits_below
-  ) {
-    return { digit: null, alternative: null, best, notADigit };
-  }
-  return { digit: best, alternative: probs[best] < rule.alternative_below ? second : null, best, notADigit };
-}
-
-// Prediction.status_markdown
-export function statusMarkdown(probs, read, messages) {
-  if (read.digit !== null && read.alternative !== null) {
-    const shares = `${percent(probs[read.digit])}% / ${percent(probs[read.alternative])}%`;
-    return `**${read.digit}**, or maybe ${read.alternative} (${shares})`;
-  }
-  if (read.digit !== null) return `**${read.digit}** (${percent(probs[read.digit])}% sure)`;
-  return `**${messages.unsure}** (best guess ${read.best}, ${percent(probs[read.best])}%)`;
-}
-
-// gr.Label's value, as Label.postprocess makes it from Prediction.label_confidences (top 3).
-export function labelValue(probs, notADigit, messages, top = 3) {
-  const confidences = Array.from({ length: 10 }, (_, digit) => ({ label: String(digit), confidence: probs[digit] }));
-  if (notADigit > 0) confidences.push({ label: messages.not_a_digit, confidence: notADigit });
-  confidences.sort((a, b) => b.confidence - a.confidence);
-  const shown = confidences.slice(0, top);
-  return { label: shown[0].label, confidences: shown };
-}
-
-// views.to_uint8, as a PNG data URL the page's gr.Image shows
-function fieldImage(field, side) {
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = side;
-  const ctx = canvas.getContext("2d");
-  const pixels = ctx.createImageData(side, side);
-  for (let i = 0; i < field.length; i++) {
-    const level = Math.floor(f32(Math.min(1, Math.max(0, field[i])) * 255));
-    pixels.data.set([level, level, level, 255], 4 * i);
-  }
-  ctx.putImageData(pixels, 0, 0);
-  return { url: canvas.toDataURL("image/png"), orig_name: "image.png" };
-}
-
-export class Reader {
-  constructor(ort, session, settings) {
-    this.ort = ort;
-    this.session = session;
-    this.settings = settings;
-  }
-
-  // Load onnxruntime-web and the model. `base`: the URL the settings' paths are relative to.
-  static async load(settings, base) {
-    const ort = await import(new URL(settings.runtime, base).href);
-    ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which would break embeds
-    ort.env.wasm.proxy = false;
-    ort.env.wasm.wasmPaths = { wasm: new URL(settings.wasm, base).href };
-    const session = await ort.InferenceSession.create(new URL(settings.model, base).href, {
-      executionProviders: ["wasm"],
-    });
-    const reader = new Reader(ort, session, settings);
-    await reader.probabilities(new Float32Array(settings.sketch.field ** 2)); // the first run compiles
-    return reader;
-  }
-
-  // Predictor.probabilities: calibrated probabilities of every output
-  async probabilities(field) {
-    const side = this.settings.sketch.field;
-    const input = new this.ort.Tensor("float32", field, [1, 1, side, side]);
-    const { logits } = await this.session.run({ image: input });
-    const scaled = Array.from(logits.data, (z) => z / this.settings.temperature);
-    const top = Math.max(...scaled);
-    const exps = scaled.map((z) => Math.exp(z - top));
-    const total = exps.reduce((a, b) => a + b, 0);
-    return exps.map((e) => e / total);
-  }
-
-  // What the pad shows for an RGBA drawing: {label, image, status} as the server's answer has them; for
-  // several digits, only a status saying the number is read on pen-up.
-  async read(rgba, width, height) {
-    const { settings } = this;
-    const steps = preprocess(rgba, width, height, settings);
-    if (!steps) return { label: {}, image: null, status: `**${settings.messages.empty}**` };
-    const probs = await this.probabilities(steps.field);
-    const read = answer(probs, settings.rule);
-    const parts = digitParts(steps.levels, steps.box, settings.number);
-    const [part] = parts;
-    // number.read_digit_or_number: more than one part, or one that may be two touching digits
-    const maybeTwo =
-      parts.length === 1 &&
-      (part.width > settings.number.wide * part.height ||
-        (read.digit === null && part.width > settings.number.two_wide * part.height));
-    if (parts.length > 1 || maybeTwo) {
-      return { label: {}, image: null, status: `**${settings.messages.number_pending}**` };
-    }
-    return {
-      label: labelValue(probs, read.notADigit, settings.messages),
-      image: fieldImage(steps.field, settings.sketch.field),
-      status: statusMarkdown(probs, read, settings.messages),
-    };
-  }
 }

@@ -1,9 +1,11 @@
-"""A small CNN for MNIST digits: data, model, training, evaluation, Hub I/O and sketch preprocessing.
+"""A small CNN for MNIST digits, and the demo around it, grouped by where each part runs.
 
-Modules: ``data`` (MNIST as tensors, batched augmentation), ``model`` (MnistCNN), ``training``
-(the loop), ``evaluation`` (test metrics, sample pack), ``plots``, ``card`` (model card), ``bundle``
-(the bundle folder: write and load), ``hub`` (push to and download from the Hub), ``sketch``
-(drawings to 28x28), ``predict``, ``views`` (what the app shows), ``pad/`` (the drawing pad's HTML,
-CSS and JavaScript), ``feedback/`` (visitors' corrections: saved, pushed to a Hub dataset, read back for
-training). ``python -m mnist_cnn`` has the ``push`` and ``predict`` commands.
+- At the top, what every side shares: ``model`` (the CNN), ``classes`` (its outputs), ``bundle`` (the model
+  bundle's files), ``hub`` (a model source resolved into a bundle) and ``__main__`` (``python -m mnist_cnn``:
+  ``push``, ``onnx``, ``predict``).
+- ``learning/``: training's side (``train.py``), never imported by the app.
+- ``reading/``: a drawing, photo or file read as a digit, a number and an explanation (the app, the CLI,
+  training's measurements; ``web/pad/browser/`` mirrors it in JavaScript).
+- ``web/``: the app's side: tabs, the drawing pad and its in-browser reader, visitors' corrections, views
+  and serving.
 """

@@ -100,7 +100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--hub-revision", help="branch of the Hub repo to push to (default: main)")
     add("--space-url", help="URL of the demo Space, linked from the pushed model card")
     add("--no-progress", action="store_true", help="no progress bars (logs only)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.extra_repeat < 1:  # refused before anything is loaded or downloaded
+        parser.error(f"--extra-repeat must be at least 1, got {args.extra_repeat}")
+    return args
 
 
 def training_settings(args: argparse.Namespace) -> tuple[training.TrainConfig, dict]:
@@ -170,7 +173,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     try:
         if not bundle_matches_model(args.out, evaluation.report.predictions, test[0], val):
             return 1
-        print(f"\nTest accuracy {evaluation.summary()}, {result.summary()} -> {args.out}")
+        print(f"\nTest accuracy {evaluation.report.summary()}, {result.summary()} -> {args.out}")
         return push(args) or (130 if result.interrupted else 0)
     except KeyboardInterrupt:
         log.error("Interrupted after the bundle was written to %s (not checked or pushed).", args.out)

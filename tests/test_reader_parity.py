@@ -24,7 +24,7 @@ from PIL import Image
 
 from conftest import pen_dev_dir, scan_dev_dir
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
-from mnist_cnn.reading.number import _Candidate, digit_candidates, may_be_number
+from mnist_cnn.reading.number import digit_candidates, may_be_number
 from mnist_cnn.reading.predict import Predictor
 from mnist_cnn.reading.sketch import Steps, preprocess_steps
 from mnist_cnn.web.pad.reader import NUMBER_PENDING_MESSAGE, reading_settings
@@ -39,23 +39,23 @@ def dev_drawings() -> list[Path]:
     return [path for folder in folders for path in sorted(folder.glob("*.png"))]
 
 
-def python_steps(path: Path) -> tuple[Steps, list[list[int]]]:
-    """The server's preprocessing of a drawing, and its ink's parts as [width, height]."""
+def python_steps(path: Path) -> tuple[Steps, list]:
+    """The server's preprocessing of a drawing, and its ink's parts (``digit_candidates``)."""
     with Image.open(path) as image:
         steps = preprocess_steps(image)
-    return steps, [] if steps.levels is None else [[c.width, c.height] for c in digit_candidates(steps.levels.is_ink)]
+    return steps, [] if steps.levels is None else digit_candidates(steps.levels.is_ink)
 
 
-def python_reading(predictor: Predictor, steps: Steps, parts: list[list[int]], probs: np.ndarray) -> dict | None:
+def python_reading(predictor: Predictor, steps: Steps, parts: list, probs: np.ndarray) -> dict | None:
     """What the server makes of a drawing (its pad's answer), in the form read_drawings.mjs writes."""
     if steps.field is None:
         return None
     single = predictor.prediction(steps.field, np.asarray(probs, dtype=np.float32))
-    number = len(parts) > 1 or (len(parts) == 1 and may_be_number([_Candidate(0, 0, np.ones(parts[0][::-1]))], single))
+    number = may_be_number(parts, single)
     label = LABEL.postprocess(single.label_confidences()).model_dump()
     return {
         "field": steps.field,
-        "parts": parts,
+        "parts": [[part.width, part.height] for part in parts],
         "number": number,
         "status": f"**{NUMBER_PENDING_MESSAGE}**" if number else single.status_markdown(),
         "label": {} if number else label,

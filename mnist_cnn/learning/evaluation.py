@@ -36,6 +36,9 @@ class TestReport:
         """The calibrated probability of each prediction: the confidence the app shows."""
         return self.probabilities[np.arange(len(self.predictions)), self.predictions]
 
+    def summary(self) -> str:
+        return f"{100 * self.accuracy:.2f}% ({len(self.misclassified)} errors / {len(self.labels)})"
+
 
 def evaluate_test_set(
     model: nn.Module,

@@ -64,10 +64,6 @@ class Evaluation:
         }
         return {**test, **self.dev.reliability}
 
-    def summary(self) -> str:
-        report = self.report
-        return f"{100 * report.accuracy:.2f}% ({len(report.misclassified)} errors / {len(report.labels)})"
-
     def answered_right(self) -> float:
         """Share of the test set the app answers right under the rule ("not sure" counts wrong)."""
         answers = [self.dev.rule.answer(p)[0] for p in self.report.probabilities]
@@ -141,15 +137,13 @@ def evaluate_model(
     temperature = fit_temperature(predict_logits(model, held_x), held_y)
     log.info("Temperature %.3f (fitted on the validation split)", temperature)
     report = evaluate_test_set(model, *test, temperature)
-    evaluation = Evaluation(temperature, report, DevMeasurement(choice.default_rule, "default"))
-    log.info(
-        "Test accuracy %s, loss %.4f, ECE %.2f points", evaluation.summary(), report.loss, 100 * evaluation.test_ece
-    )
+    test_ece = expected_calibration_error(report.confidence, report.predictions == report.labels)
+    log.info("Test accuracy %s, loss %.4f, ECE %.2f points", report.summary(), report.loss, 100 * test_ece)
     predictor = Predictor(model, temperature, 0.0)  # no abstention: the rule is chosen on its answers
-    evaluation.dev = dev = measure_dev_dirs(predictor, choice.dev_dirs, choice.letters_budget, choice.default_rule)
+    dev = measure_dev_dirs(predictor, choice.dev_dirs, choice.letters_budget, choice.default_rule)
     if choice.dev_dirs and dev.results is None:
         log.warning("No folders of digits and of letters in %s: not measuring real handwriting.", choice.dev_dirs)
     log.info("Answer rule: %s (chosen on %s)", dev.rule.describe(), dev.chosen_on)
     for name, row in (dev.results or {}).items():
         log.info("%s: %s", name, row["summary"])
-    return evaluation
+    return Evaluation(temperature, report, dev)

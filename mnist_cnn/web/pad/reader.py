@@ -101,7 +101,8 @@ class PadReader:
 
     def __init__(self, model_file: Path | None, predictor: Predictor, runtime_dir: Path = RUNTIME_DIR):
         year = "public, max-age=31536000, immutable"  # the URL changes with the content
-        folder = modules_folder()
+        folder = modules_folder()  # hashed once: the modules do not change while the app runs
+        self.reader_module = f"{ROUTE_PREFIX.lstrip('/')}/{folder}/reader.mjs"
         self.files = {
             **{
                 f"{folder}/{name}": ServedFile(f"{folder}/{name}", MODULES_DIR / name, JAVASCRIPT, year)
@@ -128,7 +129,7 @@ class PadReader:
             return None
         return asdict(
             ReaderSettings(
-                module=f"{ROUTE_PREFIX.lstrip('/')}/{modules_folder()}/reader.mjs",
+                module=self.reader_module,
                 runtime=self.files[RUNTIME_MODULE].url,
                 wasm=self.files[RUNTIME_WASM].url,
                 model=self.files[MODEL_NAME].url,

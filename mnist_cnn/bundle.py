@@ -33,6 +33,7 @@ HISTORY_FILE = "history.json"
 SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
 ONNX_FILE = "model.onnx"  # the same weights for onnxruntime and the browser (mnist_cnn.learning.onnx_export)
+EXPLAIN_ONNX_FILE = "explain.onnx"  # Integrated Gradients for the browser (mnist_cnn.reading.explain_graph)
 CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
 RELIABILITY_PLOT = "reliability.png"
 PLOT_FILES = (
@@ -188,6 +189,12 @@ class LoadedBundle:
     def onnx_file(self) -> Path | None:
         """The bundle's ``model.onnx``, which the pad runs in the visitor's browser; None if it has none."""
         path = self.folder / ONNX_FILE
+        return path if path.is_file() else None
+
+    @property
+    def explain_onnx_file(self) -> Path | None:
+        """The bundle's ``explain.onnx`` (Integrated Gradients for the browser); None if it has none."""
+        path = self.folder / EXPLAIN_ONNX_FILE
         return path if path.is_file() else None
 
     def problem_text(self, *names: str) -> str | None:

@@ -9,6 +9,7 @@ import torch
 from mnist_cnn.bundle import (
     CALIBRATION_FILE,
     CARD_FILE,
+    EXPLAIN_ONNX_FILE,
     HISTORY_FILE,
     METRICS_FILE,
     ONNX_FILE,
@@ -19,6 +20,7 @@ from mnist_cnn.bundle import (
     write_json,
 )
 from mnist_cnn.model import MnistCNN
+from mnist_cnn.reading.explain_graph import export_explain_graph
 
 from .card import build_model_card
 from .evaluation import build_sample_pack
@@ -40,13 +42,15 @@ def write_run_bundle(
     sample_pack_size: int,
 ) -> None:
     """Write the bundle into ``out``, whole or not at all (staged beside it, then moved in place): the
-    weights and config, ``model.onnx``, the calibration, metrics and history, the app's sample pack, the
-    figures and the model card. Raises BundleExistsError when ``out`` has files and not ``overwrite``."""
+    weights and config, ``model.onnx`` and ``explain.onnx``, the calibration, metrics and history, the app's
+    sample pack, the figures and the model card. Raises BundleExistsError when ``out`` has files and not
+    ``overwrite``."""
     metrics = evaluation.metrics(result, run)
     report, seed = evaluation.report, run.cfg.seed
     with staged_bundle(out, overwrite) as folder:
         model.save_pretrained(folder)  # model.safetensors + config.json
         export_onnx(model, folder / ONNX_FILE)  # the same weights for onnxruntime and the browser
+        export_explain_graph(model, folder / EXPLAIN_ONNX_FILE)  # "why this digit", in the browser
         write_json(folder / CALIBRATION_FILE, evaluation.calibration(run.validation_size))
         write_json(folder / METRICS_FILE, metrics)
         write_json(folder / HISTORY_FILE, history := result.history_dict())

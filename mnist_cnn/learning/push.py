@@ -1,9 +1,9 @@
 """Push a model bundle to a Hugging Face Hub model repo (train.py --push-to-hub, python -m mnist_cnn push).
 
-The model card is built anew for the repo, and a bundle written before bundles held ``model.onnx`` gets one
-exported for the push. Tokens are resolved by ``huggingface_hub`` itself (``HF_TOKEN`` or the ``hf auth
-login`` file); this module never reads, prints or stores one. The app's side, downloading a bundle, is
-``mnist_cnn.hub``.
+The model card is built anew for the repo, and a bundle written before bundles held ``model.onnx`` or
+``explain.onnx`` gets them exported for the push. Tokens are resolved by ``huggingface_hub`` itself
+(``HF_TOKEN`` or the ``hf auth login`` file); this module never reads, prints or stores one. The app's
+side, downloading a bundle, is ``mnist_cnn.hub``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,23 @@ import httpx2
 from huggingface_hub import CommitOperationAdd, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
-from mnist_cnn.bundle import CARD_FILE, METRICS_FILE, ONNX_FILE, REQUIRED_FILES, BundleLoadError, read_json
+from mnist_cnn.bundle import (
+    CARD_FILE,
+    EXPLAIN_ONNX_FILE,
+    METRICS_FILE,
+    ONNX_FILE,
+    REQUIRED_FILES,
+    SAMPLES_FILE,
+    BundleLoadError,
+    load_bundle_folder,
+    load_sample_pack,
+    read_json,
+)
 from mnist_cnn.hub import repo_id_problem
+from mnist_cnn.reading.explain_graph import ExplainGraphError, exported_graph_copy
 
 from .card import build_model_card
+from .checks import EXPLAIN_CHECK_IMAGES
 from .onnx_export import OnnxCheckError, exported_copy
 
 log = logging.getLogger(__name__)
@@ -63,6 +76,9 @@ def push_bundle(
     onnx_copy = None if (folder / ONNX_FILE).is_file() else onnx_for_older_bundle(folder)
     if onnx_copy is not None:
         operations.append(CommitOperationAdd(path_in_repo=ONNX_FILE, path_or_fileobj=onnx_copy))
+    graph_copy = None if (folder / EXPLAIN_ONNX_FILE).is_file() else graph_for_older_bundle(folder)
+    if graph_copy is not None:
+        operations.append(CommitOperationAdd(path_in_repo=EXPLAIN_ONNX_FILE, path_or_fileobj=graph_copy))
 
     api = HfApi()
     try:
@@ -78,8 +94,9 @@ def push_bundle(
             "Check your internet connection (or HF_ENDPOINT) and push again."
         ) from err
     finally:
-        if onnx_copy is not None:
-            shutil.rmtree(onnx_copy.parent, ignore_errors=True)
+        for copy in (onnx_copy, graph_copy):
+            if copy is not None:
+                shutil.rmtree(copy.parent, ignore_errors=True)
     url = str(repo_url)
     return f"{url}/tree/{revision}" if revision else url
 
@@ -92,6 +109,17 @@ def onnx_for_older_bundle(folder: Path) -> Path:
         return exported_copy(folder)
     except (BundleLoadError, OnnxCheckError, OSError, ValueError) as err:
         raise HubPushError(f"{folder} has no {ONNX_FILE}, and exporting one failed: {err}") from err
+
+
+def graph_for_older_bundle(folder: Path) -> Path:
+    """A bundle written before bundles held ``explain.onnx``: export it from the weights (into a temporary
+    folder) and check it against captum on the bundle's first test samples."""
+    try:
+        log.info("%s has no %s: exporting one from its weights", folder, EXPLAIN_ONNX_FILE)
+        fields = load_sample_pack(folder / SAMPLES_FILE)["images"][:EXPLAIN_CHECK_IMAGES].float().numpy() / 255
+        return exported_graph_copy(load_bundle_folder(folder).model, fields)
+    except (BundleLoadError, ExplainGraphError, OSError, ValueError, KeyError) as err:
+        raise HubPushError(f"{folder} has no {EXPLAIN_ONNX_FILE}, and exporting one failed: {err}") from err
 
 
 def _explain_http_error(err: HfHubHTTPError, repo_id: str) -> str:

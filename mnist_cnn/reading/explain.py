@@ -26,6 +26,8 @@ INK_OPACITY = 0.5  # ... half opaque: light grey on white paper, lighter than th
 BLUR_SIGMA = 1.0  # in model pixels
 STRENGTH_PERCENTILE = 95
 FOR_RGB, AGAINST_RGB = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])  # red, blue
+WHY_TEXT = "Why **{digit}**: red pixels pushed the model towards {digit}, blue pixels away from it."
+WHY_NOT_TEXT = "Why not **{digit}**: red pixels spoke for {digit}, blue pixels against it (the model read {read_as})."
 
 
 @dataclass
@@ -66,7 +68,10 @@ def overlay(
     RGB on white paper; with ``transparent``, RGBA whose paper is see-through, so that on a page it lies on
     the page's own background, light or dark. Colours are scaled to the 95th percentile of the attributions'
     size over the pixels that have any (a few extreme pixels would otherwise wash out the rest) and fade out
-    where attributions are near zero, so the digit's shape stays visible."""
+    where attributions are near zero, so the digit's shape stays visible.
+
+    JavaScript twin: ``overlay in mnist_cnn/web/pad/browser/explain.mjs`` (with ``gaussianFilter`` and
+    ``percentile``, scipy's and numpy's)."""
     # Pixel-level gradients alternate sign from one pixel to the next; a light blur shows the regions
     # that spoke for and against (it keeps the attributions' sum).
     attributions = gaussian_filter(attributions, BLUR_SIGMA, mode="constant")
@@ -96,11 +101,7 @@ def why(
     """The overlay for ``digit`` and one line saying what it shows (``read_as``: the model's reading);
     ``transparent``: see ``overlay``."""
     picture = explain(model, field28, digit).overlay(field28, transparent)
-    if digit == read_as:
-        return picture, f"Why **{digit}**: red pixels pushed the model towards {digit}, blue pixels away from it."
-    return picture, (
-        f"Why not **{digit}**: red pixels spoke for {digit}, blue pixels against it (the model read {read_as})."
-    )
+    return picture, (WHY_TEXT if digit == read_as else WHY_NOT_TEXT).format(digit=digit, read_as=read_as)
 
 
 def explain_input(predictor: Predictor, image: Any, digit: int | None = None) -> tuple[np.ndarray | None, str]:

@@ -2,11 +2,14 @@
 
 ``pad.html``, ``pad.css`` and ``pad.js`` are the widget. Its value is ``{"image": PNG data URL or None,
 "seq": n, "floor": m, "pad": id}``, plus ``"live"`` (the in-browser reading) while the pen moves.
-- Its ``submit`` event sends a frame to the server: on pen-up, Undo and Clear once the in-browser reader
-  (``reader.mjs``, see ``reader.py``) has loaded; about ten a second while the pen moves until then.
+- Its ``submit`` event sends a frame to the server, about ten a second while the pen moves, until the
+  in-browser reader (``reader.mjs``, see ``reader.py``) has loaded, or when it cannot load; after that, none.
   ``apply_result.js`` puts the answer on the page unless it answers a frame from before the last Clear or
   Undo (``seq < floor``).
-- Its ``input`` event shows the in-browser reading (``show_live.js``), in the page only.
+- Its ``input`` event shows what the browser made (``show_live.js``), in the page only: the reading while the
+  pen moves, the final answer and "why this digit" on pen-up, Undo and Clear.
+- Its ``select`` event asks the server to explain the frame: in the server engine when "Explain which digit"
+  changes (``explain_digit.js`` tells the pad), in the browser engine when its explanation is not available.
 - Each frame sent is also announced in the page by a ``pad-frame`` DOM event (``{seq, empty}``, bubbling
   from ``#drawing-pad``), which the feedback buttons (``mnist_cnn.web.feedback``) follow.
 Frames come from the browser but anyone can post one, so ``read_frame`` checks each.
@@ -40,6 +43,7 @@ def event_function(name: str) -> str:
 
 APPLY_RESULT_JS = event_function("apply_result.js")
 SHOW_LIVE_JS = event_function("show_live.js")
+EXPLAIN_DIGIT_JS = event_function("explain_digit.js")
 PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
 
 

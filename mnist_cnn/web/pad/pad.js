@@ -8,13 +8,18 @@
 // Two engines read the drawing:
 // - "browser": once reader.mjs has loaded (onnxruntime-web and model.onnx, after the page is interactive),
 //   the drawing is read here on every animation frame while the pen moves, and shown through the pad's
-//   "input" event, which runs in the page only. The server is sent one frame per stroke: on pen-up, Undo
-//   and Clear (the "submit" event); its answer, with the number and the explanation, is the final word.
+//   "input" event, which runs in the page only. On pen-up, Undo and Clear the final answer (a digit or a
+//   number) is made here too, and "why this digit" by explainer.mjs (explain.onnx in a Web Worker, loaded
+//   after the reader): the server gets no request per stroke. Without the explanation's graph, or when it
+//   fails, the server explains (the pad's "select" event).
 // - "server" (until the reader is ready, or when it cannot load): frames go to the server about ten times
 //   a second while the pen moves, as the "submit" event; the app listens with trigger_mode="always_last",
-//   so while one frame is being read only the newest waiting frame is kept.
-// `data-engine` on #drawing-pad says which one reads, `data-answers` counts the answers shown. Each frame
-// sent to the server is announced by a "pad-frame" DOM event on #drawing-pad, for the feedback buttons.
+//   so while one frame is being read only the newest waiting frame is kept. Its answer, with the number
+//   and the explanation, is the final word.
+// `data-engine` on #drawing-pad says which one reads, `data-explainer` whether the page explains ("browser")
+// or the server does, `data-answers` counts the answers shown. Each final drawing (sent to the server, or
+// answered here) is announced by a "pad-frame" DOM event on #drawing-pad, for the feedback buttons, which
+// send the pad's value (its `image`) with a correction.
 const SIZE = 400; // pad coordinates, and the side of the image sent
 const BRUSH = 24; // brush diameter in pad coordinates: about a pen stroke once the digit is scaled to 20 px
 const FRAME_MS = 100; // server engine: while the pen moves, at most one frame every 100 ms
@@ -38,6 +43,7 @@ let timer = null;
 let redrawQueued = false;
 let image = null; // the drawing as last sent to the server (a PNG data URL), kept for its explanation
 let reader = null; // the in-browser reader, once loaded
+let pictureCanvas = null; // reader.mjs's, once loaded
 let engine = "server";
 let answers = 0;
 let inkVersion = 0; // bumped whenever the ink changes: a reading of older ink is not shown
@@ -45,6 +51,11 @@ let readQueued = false;
 let reading = false;
 let animationFrames = 0;
 let readFrame = -1; // the animation frame in which the last reading started
+let explainer = null; // the in-browser explanation, once loaded
+let explainerLoading = null; // a promise while it loads
+let explainDigit = -1; // "Explain which digit": -1 for the model's best guess
+let final = null; // the browser's last final answer: what "why" explains
+let explanations = 0; // bumped with each explanation asked for: an older one is not shown
 const shown = {}; // what the browser's readings put on the page since the last frame sent to the server
 function forgetShown() {
   Object.assign(shown, { label: null, status: null, image: null, boxesHidden: false });
@@ -55,6 +66,10 @@ function setEngine(name) {
   engine = name;
   holder.dataset.engine = name;
 }
+function setExplainer(name) {
+  holder.dataset.explainer = name;
+}
+setExplainer("server");
 function countAnswer() {
   answers += 1;
   holder.dataset.answers = String(answers);
@@ -130,19 +145,94 @@ function renderFrame() {
   return drawn.length > 0;
 }
 
+// What the browser made, put on the page by the pad's "input" event (show_live.js), in the page only.
+function show(live) {
+  props.value = { image, seq, floor, pad: padId, live };
+  trigger("input");
+}
+
+// A new final drawing: numbered, kept as a PNG (for its explanation on the server and for a correction)
+// and announced to the feedback buttons.
+function newFrame() {
+  seq += 1;
+  performance.mark("pad-frame", { detail: seq });
+  forgetShown();
+  image = renderFrame() ? frame.toDataURL("image/png") : null;
+  holder.dispatchEvent(new CustomEvent("pad-frame", { bubbles: true, detail: { seq, empty: image === null } }));
+}
+
 // A frame for the server to read (the "submit" event).
 function sendFrame() {
   clearTimeout(timer);
   timer = null;
   lastSent = performance.now();
-  seq += 1;
-  performance.mark("pad-frame", { detail: seq });
-  forgetShown(); // the server's answer will replace what the browser showed
-  image = renderFrame() ? frame.toDataURL("image/png") : null;
+  newFrame(); // the server's answer will replace what the browser showed
   props.value = { image, seq, floor, pad: padId };
   trigger("submit");
-  // for the feedback buttons: which drawing the server has now, and whether there is one
-  holder.dispatchEvent(new CustomEvent("pad-frame", { bubbles: true, detail: { seq, empty: image === null } }));
+}
+
+// Browser engine: the final answer for the ink as it is now (pen-up, Undo, Clear), made in the page, then
+// its explanation.
+async function answerInBrowser() {
+  const version = inkVersion;
+  const started = performance.now();
+  newFrame();
+  floor = seq; // an answer from the server still on its way is for older ink
+  const drawing = document.createElement("canvas"); // the ink as it is now: the pen may move on meanwhile
+  drawing.width = drawing.height = SIZE;
+  drawing.getContext("2d").drawImage(frame, 0, 0);
+  let answer;
+  try {
+    answer = await reader.readFinal(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, drawing);
+  } catch (error) {
+    console.warn("The in-browser reader failed; the server reads the drawing from now on.", error);
+    setEngine("server");
+    sendFrame();
+    return;
+  }
+  if (version !== inkVersion || active) return; // the ink changed: its own answer follows
+  final = answer;
+  const why = answer.explain
+    ? {}
+    : { why_image: null, why_text: answer.number ? reader.settings.messages.explain_number : "" };
+  show({ label: answer.label, image: answer.image, status: answer.status, boxes: answer.boxes, ...why });
+  shown.boxesHidden = answer.boxes === null;
+  countAnswer();
+  performance.measure("pad-final", { start: started, detail: seq });
+  if (answer.explain) explainInBrowser(started);
+}
+
+// "Why this digit" for the browser's final answer: in the worker, else (no graph, or it failed) by the server.
+async function explainInBrowser(started = performance.now()) {
+  const answer = final;
+  const request = ++explanations;
+  if (!answer?.explain) return;
+  if (explainerLoading) await explainerLoading;
+  if (request !== explanations) return; // a newer one was asked for meanwhile
+  if (!explainer) {
+    askServerToExplain();
+    return;
+  }
+  const { field, best } = answer.explain;
+  try {
+    const why = await explainer.why(field, explainDigit < 0 ? best : explainDigit, best);
+    if (why === null || request !== explanations || answer !== final) return; // a newer one is on its way
+    const side = why.side;
+    const picture = { url: pictureCanvas(why.picture, side, side).toDataURL("image/png"), orig_name: "why.png" };
+    show({ why_image: picture, why_text: why.text });
+    performance.measure("pad-why", { start: started, detail: seq });
+  } catch (error) {
+    console.warn("The in-browser explanation failed; the server explains from now on.", error);
+    explainer = null;
+    setExplainer("server");
+    askServerToExplain();
+  }
+}
+
+// The server explains the pad's drawing (its "select" event), with "Explain which digit" as it is set.
+function askServerToExplain() {
+  props.value = { image, seq, floor, pad: padId };
+  trigger("select");
 }
 
 // While drawing: the browser reads on the next animation frame; the server engine gets one frame per
@@ -221,7 +311,8 @@ function erase(how) {
   inkVersion += 1;
   floor = seq + 1; // drop any answer still on its way for the ink just removed
   redraw();
-  sendFrame();
+  if (engine === "browser") answerInBrowser();
+  else sendFrame();
 }
 
 function toPad(event) {
@@ -260,9 +351,10 @@ function endStroke(event) {
   if (!active || event.pointerId !== active.pointerId) return;
   strokes.push(active.points);
   active = null;
-  inkVersion += 1; // a reading still running is not shown: the server's answer is the final word
+  inkVersion += 1; // a live reading still running is not shown: the final answer follows
   redraw();
-  sendFrame(); // the answer for the finished stroke, at once
+  if (engine === "browser") answerInBrowser();
+  else sendFrame(); // the answer for the finished stroke, at once
 }
 board.addEventListener("pointerup", endStroke);
 board.addEventListener("pointercancel", endStroke);
@@ -296,6 +388,17 @@ function onServerAnswer(event) {
 }
 window.addEventListener("pad-answer", onServerAnswer);
 
+// "Explain which digit" changed (explain_digit.js): explain again, here or on the server.
+function onExplainDigit(event) {
+  if (!element.isConnected) window.removeEventListener("pad-explain", onExplainDigit);
+  else if (event.detail.pad === padId) {
+    explainDigit = event.detail.digit;
+    if (engine === "browser") explainInBrowser();
+    else askServerToExplain();
+  }
+}
+window.addEventListener("pad-explain", onExplainDigit);
+
 // The app's root URL, which the reader's files are relative to: the <gradio-app> element's src when the
 // app is embedded in another page, else the page's own.
 function appRoot() {
@@ -310,13 +413,33 @@ async function loadReader(settings) {
   try {
     performance.mark("pad-reader-requested");
     const base = appRoot();
-    const { Reader } = await import(new URL(settings.module, base).href);
-    reader = await Reader.load(settings, base);
+    const module = await import(new URL(settings.module, base).href);
+    reader = await module.Reader.load(settings, base);
+    pictureCanvas = module.pictureCanvas;
     setEngine("browser");
     performance.measure("pad-reader-load", "pad-reader-requested");
   } catch (error) {
     console.warn("The pad reads on the server: the in-browser reader did not load.", error);
+    return;
   }
+  if (settings.explain) whenIdle(() => loadExplainer(settings, appRoot()));
+}
+
+// The explanation's worker loads once the reader is ready; until then, and if it cannot load, the server
+// explains.
+function loadExplainer(settings, base) {
+  explainerLoading = (async () => {
+    try {
+      const { Explainer } = await import(new URL(settings.explain.module, base).href);
+      explainer = await Explainer.load(settings, base);
+      setExplainer("browser");
+      performance.measure("pad-explainer-load", "pad-reader-requested");
+    } catch (error) {
+      console.warn("The server explains: the in-browser explanation did not load.", error);
+    } finally {
+      explainerLoading = null;
+    }
+  })();
 }
 function whenIdle(callback) {
   const idle = () =>
@@ -325,6 +448,7 @@ function whenIdle(callback) {
   else window.addEventListener("load", idle, { once: true });
 }
 whenIdle(() => loadReader(props.reader));
+props.value = { image: null, seq, floor, pad: padId }; // names this pad to explain_digit.js from the start
 
 fitBoard();
 redraw();

@@ -8,6 +8,10 @@ path on the server. The modules share one folder in the URL, named by a hash of 
 relative imports resolve and a browser never mixes an old module with a new one.
 The runtime is what ``scripts/web_runtime.sh`` put in ``runtime/`` (git-ignored). Without the runtime or
 without ``model.onnx`` there is no reader, and the pad sends its frames to the server as before.
+
+"Why this digit" runs in the browser too: the bundle's ``explain.onnx`` (``mnist_cnn.reading.explain_graph``;
+exported when the app starts for a bundle written before bundles held it) in a Web Worker
+(``explainer.mjs``, ``explain_worker.mjs``), drawn by ``explain.mjs``. Without it the server explains.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mnist_cnn.bundle import LoadedBundle
+from mnist_cnn.bundle import SAMPLES_FILE, LoadedBundle, load_sample_pack
 from mnist_cnn.classes import NOT_A_DIGIT_LABEL, class_layout
-from mnist_cnn.reading import number, sketch
+from mnist_cnn.reading import explain, number, sketch
+from mnist_cnn.reading.explain_graph import EXPLAIN_ONNX_FILE, ExplainGraphError, exported_graph_copy, quadrature
 from mnist_cnn.reading.predict import EMPTY_MESSAGE, UNSURE_MESSAGE, Predictor
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,8 @@ RUNTIME_WASM = "ort-wasm-simd-threaded.wasm"
 MODEL_NAME = "model.onnx"
 JAVASCRIPT = "text/javascript"
 NUMBER_PENDING_MESSAGE = "Several digits: the number is read when you lift the pen"
+EXPLAIN_NUMBER_MESSAGE = "Explanations are for one digit: draw a single digit to see why it reads as it does."
+GRAPH_CHECK_IMAGES = 4  # test samples an exported explain.onnx is checked on against captum at start
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class ReaderSettings:
     sketch: dict[str, float]
     number: dict[str, float]
     classes: dict[str, Any]  # the model's outputs: mnist_cnn.classes
+    explain: dict[str, Any] | None  # the explanation's worker, graph, quadrature and overlay (None: the server's)
 
 
 class PadReader:
@@ -97,12 +105,22 @@ class PadReader:
         """The bundle's model.onnx with its calibration; the runtime from ``$PAD_RUNTIME_DIR`` if set (a
         Space that keeps it elsewhere), else ``runtime/`` beside this module."""
         runtime_dir = Path(os.environ.get(RUNTIME_DIR_ENV) or RUNTIME_DIR)
-        return cls(bundle.onnx_file, Predictor.from_bundle(bundle), runtime_dir)
+        explain_file = bundle.explain_onnx_file
+        if explain_file is None and bundle.onnx_file is not None:
+            explain_file = graph_for_older_bundle(bundle)
+        return cls(bundle.onnx_file, Predictor.from_bundle(bundle), runtime_dir, explain_file)
 
-    def __init__(self, model_file: Path | None, predictor: Predictor, runtime_dir: Path = RUNTIME_DIR):
+    def __init__(
+        self,
+        model_file: Path | None,
+        predictor: Predictor,
+        runtime_dir: Path = RUNTIME_DIR,
+        explain_file: Path | None = None,
+    ):
         year = "public, max-age=31536000, immutable"  # the URL changes with the content
         folder = modules_folder()  # hashed once: the modules do not change while the app runs
-        self.reader_module = f"{ROUTE_PREFIX.lstrip('/')}/{folder}/reader.mjs"
+        self.modules_url = f"{ROUTE_PREFIX.lstrip('/')}/{folder}"
+        self.reader_module = f"{self.modules_url}/reader.mjs"
         self.files = {
             **{
                 f"{folder}/{name}": ServedFile(f"{folder}/{name}", MODULES_DIR / name, JAVASCRIPT, year)
@@ -111,8 +129,11 @@ class PadReader:
             RUNTIME_MODULE: ServedFile(RUNTIME_MODULE, runtime_dir / RUNTIME_MODULE, JAVASCRIPT, year),
             RUNTIME_WASM: ServedFile(RUNTIME_WASM, runtime_dir / RUNTIME_WASM, "application/wasm", year),
         }
+        binary = "application/octet-stream"
         if model_file is not None:
-            self.files[MODEL_NAME] = ServedFile(MODEL_NAME, model_file, "application/octet-stream", year)
+            self.files[MODEL_NAME] = ServedFile(MODEL_NAME, model_file, binary, year)
+        if explain_file is not None:
+            self.files[EXPLAIN_ONNX_FILE] = ServedFile(EXPLAIN_ONNX_FILE, explain_file, binary, year)
         self.predictor = predictor
         self.missing = [] if model_file is not None else [f"the bundle's {MODEL_NAME}"]
         self.missing += [name for name, served in self.files.items() if not served.path.is_file()]
@@ -127,6 +148,7 @@ class PadReader:
         """The reader's settings as the page gets them, or None when it cannot run in the browser."""
         if not self.available:
             return None
+        explain_file = self.files.get(EXPLAIN_ONNX_FILE)
         return asdict(
             ReaderSettings(
                 module=self.reader_module,
@@ -134,6 +156,7 @@ class PadReader:
                 wasm=self.files[RUNTIME_WASM].url,
                 model=self.files[MODEL_NAME].url,
                 **reading_settings(self.predictor),
+                explain=None if explain_file is None else explain_settings(self.modules_url, explain_file.url),
             )
         )
 
@@ -178,6 +201,9 @@ def reading_settings(predictor: Predictor) -> dict[str, Any]:
             "unsure": UNSURE_MESSAGE,
             "not_a_digit": NOT_A_DIGIT_LABEL,
             "number_pending": NUMBER_PENDING_MESSAGE,
+            "explain_number": EXPLAIN_NUMBER_MESSAGE,
+            "why": explain.WHY_TEXT,
+            "why_not": explain.WHY_NOT_TEXT,
         },
         sketch={
             "field": sketch.FIELD,
@@ -192,6 +218,45 @@ def reading_settings(predictor: Predictor) -> dict[str, Any]:
             "speck": number.SPECK,
             "wide": number.WIDE,
             "two_wide": number.TWO_WIDE,
+            "digit_wide": number.DIGIT_WIDE,
+            "cut_tries": number.CUT_TRIES,
+            "join_gap": number.JOIN_GAP,
+            "join_sure": number.JOIN_SURE,
+            "max_digits": number.MAX_DIGITS,
         },
         classes=class_layout(),
     )
+
+
+def explain_settings(modules_url: str, graph_url: str) -> dict[str, Any]:
+    """How the browser explains, as ``explain.py`` does: the worker's modules, the graph, captum's quadrature
+    and the overlay's constants (one copy of each, in Python)."""
+    alphas, weights = quadrature()
+    return {
+        "module": f"{modules_url}/explainer.mjs",
+        "worker": f"{modules_url}/explain_worker.mjs",
+        "model": graph_url,
+        "alphas": alphas.tolist(),
+        "weights": weights.tolist(),
+        "scale": explain.SCALE,
+        "ink_grey": explain.INK_GREY,
+        "ink_opacity": explain.INK_OPACITY,
+        "blur_sigma": explain.BLUR_SIGMA,
+        "strength_percentile": explain.STRENGTH_PERCENTILE,
+        "for_rgb": explain.FOR_RGB.tolist(),
+        "against_rgb": explain.AGAINST_RGB.tolist(),
+    }
+
+
+def graph_for_older_bundle(bundle: LoadedBundle) -> Path | None:
+    """A bundle written before bundles held ``explain.onnx``: export it now, from the weights, into a
+    temporary folder (the bundle is left as it is), checked against captum on a few test samples. None (the
+    server explains) when that fails."""
+    log.info("%s has no %s: exporting it from the weights", bundle.source, EXPLAIN_ONNX_FILE)
+    try:
+        samples = bundle.samples or load_sample_pack(bundle.folder / SAMPLES_FILE)
+        fields = samples["images"][:GRAPH_CHECK_IMAGES].numpy().astype("float32") / 255
+        return exported_graph_copy(bundle.model, fields)
+    except (ExplainGraphError, OSError, ValueError, RuntimeError, KeyError) as err:
+        log.warning("The server explains: exporting %s failed (%s)", EXPLAIN_ONNX_FILE, err)
+        return None

@@ -1,9 +1,9 @@
-// Put the in-browser reading on the page while the pen moves (this runs in the page only: no request is
-// sent). What has not changed since the last reading comes as undefined and is left as it is. Several
-// digits are not read one by one while drawn: the server reads the number on pen-up, and the boxes of an
-// earlier number are hidden meanwhile.
+// Put what the browser made on the page (this runs in the page only: no request is sent): while the pen
+// moves, its reading; on pen-up, Undo and Clear, its final answer (a digit, or a number with its digits'
+// boxes); then "why" (the overlay and its line). What has not changed comes as undefined and is left as
+// it is.
 (pad) => {
   const live = pad?.live;
-  if (!live) return [undefined, undefined, undefined, undefined];
-  return [live.label, live.image, live.status, live.boxes];
+  if (!live) return [undefined, undefined, undefined, undefined, undefined, undefined];
+  return [live.label, live.image, live.status, live.boxes, live.why_image, live.why_text];
 };

@@ -21,7 +21,8 @@ from mnist_cnn.reading.predict import EMPTY_MESSAGE, Predictor
 from mnist_cnn.reading.sketch import SketchError
 from mnist_cnn.web.feedback.guard import CorrectionGuard
 from mnist_cnn.web.feedback.store import FeedbackStore
-from mnist_cnn.web.pad import APPLY_RESULT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
+from mnist_cnn.web.pad import APPLY_RESULT_JS, EXPLAIN_DIGIT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
+from mnist_cnn.web.pad.reader import EXPLAIN_NUMBER_MESSAGE
 from mnist_cnn.web.serving import ServingLimits
 from mnist_cnn.web.views import to_uint8
 
@@ -82,7 +83,7 @@ class DrawHandlers:
             return None, ""
         single, number = read_digit_or_number(self.predictor, image)
         if number is not None:
-            return None, "Explanations are for one digit: draw a single digit to see why it reads as it does."
+            return None, EXPLAIN_NUMBER_MESSAGE
         which = None if digit == BEST_GUESS else digit
         # transparent paper: the overlay lies on the page's own background, light or dark
         overlay, text = explain_prediction(self.predictor.model, single, which, transparent=True)
@@ -135,8 +136,11 @@ def build(
     live_answer = gr.JSON(visible=False)  # not shown: the live answer on its way to the page
 
     handlers = DrawHandlers(predictor, label)
-    # While the pen moves the browser reads (in the page only); the server reads each frame it is sent.
-    pad.input(None, pad, [label, seen, status, number_boxes], js=SHOW_LIVE_JS, show_progress="hidden")
+    # The browser's readings, final answers and explanations, put on the page in the page only; the server
+    # reads each frame it is sent (the server engine), and explains when asked.
+    pad.input(
+        None, pad, [label, seen, status, number_boxes, why_image, why_text], js=SHOW_LIVE_JS, show_progress="hidden"
+    )
     live = pad.submit(
         handlers.read_drawing,
         pad,
@@ -149,8 +153,9 @@ def build(
     live.success(
         None, [live_answer, pad], [label, seen, status, number_boxes], js=APPLY_RESULT_JS, show_progress="hidden"
     )
+    explain_digit.change(None, [explain_digit, pad], None, js=EXPLAIN_DIGIT_JS, show_progress="hidden")
     gr.on(
-        [live_answer.change, explain_digit.change],
+        [live_answer.change, pad.select],
         handlers.explain_drawing,
         [pad, explain_digit],
         [why_image, why_text],

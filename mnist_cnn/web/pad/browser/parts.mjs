@@ -4,9 +4,10 @@
 
 import { inkThreshold } from "./preprocess.mjs";
 
-// --- number.digit_candidates: how many digits the ink may hold ----------------------------------------
+// --- number.digit_candidates: the ink split into parts that are each one digit (or touching digits) ------
 // The ink's 8-connected pieces, grouped as the server groups them into digits (pieces overlapping
 // horizontally by half the narrower one are one digit; a short piece joins the digit it overlaps most).
+// Each part: {top, left, width, height} in the drawing's pixels and its `mask` (1 for its ink, row by row).
 export function digitParts(levels, box, settings) {
   const { ink, width } = levels;
   const threshold = inkThreshold(levels);
@@ -21,9 +22,9 @@ export function digitParts(levels, box, settings) {
   const pieces = [];
   for (let start = 0; start < w * h; start++) {
     if (labels[start] !== -1) continue;
-    const piece = { size: 0, x0: w, x1: 0, y0: h, y1: 0 };
+    const label = pieces.length + 1;
+    const piece = { size: 0, x0: w, x1: 0, y0: h, y1: 0, members: [label] };
     pieces.push(piece);
-    const label = pieces.length;
     labels[start] = label;
     let depth = 0;
     stack[depth++] = start;
@@ -63,24 +64,35 @@ export function digitParts(levels, box, settings) {
     group.x1 = Math.max(group.x1, piece.x1);
     group.y0 = Math.min(group.y0, piece.y0);
     group.y1 = Math.max(group.y1, piece.y1);
+    group.members.push(...piece.members);
   };
   for (const piece of kept.filter((p) => !isShort(p)).sort((a, b) => a.x0 - b.x0)) {
     const last = groups[groups.length - 1];
     if (last && overlap(piece, last) >= settings.merge_overlap * Math.min(piece.x1 - piece.x0, last.x1 - last.x0)) {
       join(last, piece);
     } else {
-      groups.push({ ...piece });
+      groups.push({ ...piece, members: [...piece.members] });
     }
   }
   for (const piece of kept.filter(isShort)) {
-    if (!groups.length) groups.push({ ...piece });
+    if (!groups.length) groups.push({ ...piece, members: [...piece.members] });
     else
       join(
         groups.reduce((best, group) => (overlap(piece, group) > overlap(piece, best) ? group : best)),
         piece,
       );
   }
-  return groups.map((group) => ({ width: group.x1 - group.x0, height: group.y1 - group.y0 }));
+  return groups.map((group) => {
+    const width = group.x1 - group.x0;
+    const height = group.y1 - group.y0;
+    const mask = new Uint8Array(width * height);
+    const inGroup = new Set(group.members);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++)
+        mask[y * width + x] = inGroup.has(labels[(group.y0 + y) * w + group.x0 + x]) ? 1 : 0;
+    }
+    return { top: box.top + group.y0, left: box.left + group.x0, width, height, mask };
+  });
 }
 
 // number._maybe_two, as number.read_digit_or_number asks it of the whole drawing: whether the server would

@@ -116,7 +116,7 @@ export function inkThreshold(levels) {
   return 255 * (levels.background + levels.floor * (levels.peak - levels.background));
 }
 
-function intensityTable(levels) {
+export function intensityTable(levels) {
   const background = f32(levels.background);
   const span = f32(levels.peak - levels.background);
   const floor = f32(levels.floor);
@@ -250,6 +250,13 @@ function centerInField({ digit, height, width }, settings) {
   const field = new Float32Array(side * side);
   for (let y = 0; y < height; y++) field.set(digit.subarray(y * width, (y + 1) * width), (top + y) * side + left);
   return field;
+}
+
+// --- sketch.steps_from_crop: a crop (float32 intensity, height x width) scaled to 20 px and centred in 28x28;
+// null when nothing is left of it
+export function fieldFromCrop(crop, height, width, settings) {
+  const scaled = scaleToBox(crop, height, width, settings.sketch);
+  return scaled ? centerInField(scaled, settings.sketch) : null;
 }
 
 // --- sketch.preprocess_steps, for an RGBA image (a canvas's ImageData) ---------------------------------

@@ -5,25 +5,38 @@
 // Python in Node, on every dev drawing; tests/test_browser.py loads them in Chromium.
 
 import { calibrated, padAnswer } from "./answer.mjs";
+import { drawReading, fieldsSideBySide, numberLabel, numberMarkdown, readNumber } from "./number.mjs";
 import { digitParts } from "./parts.mjs";
 import { preprocess } from "./preprocess.mjs";
 import { f32 } from "./pymath.mjs";
 
 export { answer } from "./answer.mjs";
 export { preprocess } from "./preprocess.mjs";
+export { readNumber } from "./number.mjs";
+export { digitParts } from "./parts.mjs";
+
+// An image as gr.Image takes it inside an answer: a PNG data URL (common.data_image)
+function dataImage(canvas) {
+  return { url: canvas.toDataURL("image/png"), orig_name: "image.png" };
+}
+
+// RGBA bytes as a canvas
+export function pictureCanvas(rgba, width, height) {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
+  return canvas;
+}
 
 // views.to_uint8, as a PNG data URL the page's gr.Image shows
-function fieldImage(field, side) {
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = side;
-  const ctx = canvas.getContext("2d");
-  const pixels = ctx.createImageData(side, side);
+function fieldImage(field, width, height = width) {
+  const pixels = new Uint8ClampedArray(4 * width * height);
   for (let i = 0; i < field.length; i++) {
     const level = Math.floor(f32(Math.min(1, Math.max(0, field[i])) * 255));
-    pixels.data.set([level, level, level, 255], 4 * i);
+    pixels.set([level, level, level, 255], 4 * i);
   }
-  ctx.putImageData(pixels, 0, 0);
-  return { url: canvas.toDataURL("image/png"), orig_name: "image.png" };
+  return dataImage(pictureCanvas(pixels, width, height));
 }
 
 export class Reader {
@@ -49,10 +62,21 @@ export class Reader {
 
   // Predictor.probabilities: calibrated probabilities of every output
   async probabilities(field) {
+    const [probs] = await this.probabilitiesBatch([field]);
+    return probs;
+  }
+
+  // Predictor.probabilities_batch: several fields in one run
+  async probabilitiesBatch(fields) {
     const side = this.settings.sketch.field;
-    const input = new this.ort.Tensor("float32", field, [1, 1, side, side]);
+    const batch = new Float32Array(fields.length * side * side);
+    fields.forEach((field, i) => batch.set(field, i * side * side));
+    const input = new this.ort.Tensor("float32", batch, [fields.length, 1, side, side]);
     const { logits } = await this.session.run({ image: input });
-    return calibrated(logits.data, this.settings.temperature);
+    const outputs = logits.dims[1];
+    return fields.map((_, i) =>
+      calibrated(logits.data.subarray(i * outputs, (i + 1) * outputs), this.settings.temperature),
+    );
   }
 
   // What the pad shows for an RGBA drawing: {label, image, status} as the server's answer has them; for
@@ -65,5 +89,52 @@ export class Reader {
     const shown = padAnswer(probs, digitParts(steps.levels, steps.box, settings.number), settings);
     if (shown.number) return { label: {}, image: null, status: shown.status };
     return { label: shown.label, image: fieldImage(steps.field, settings.sketch.field), status: shown.status };
+  }
+
+  // The final answer for an RGBA drawing, as DrawHandlers.read_drawing gives it (number.read_digit_or_number):
+  // {label, image, status, boxes} for the page, `number` (the digits read, or null) and `explain` (the field
+  // and the best guess that "why" explains; null for a number or an empty pad). `drawing`: the canvas with
+  // the ink, for the digits' boxes.
+  async readFinal(rgba, width, height, drawing) {
+    const { settings } = this;
+    const steps = preprocess(rgba, width, height, settings);
+    if (!steps) {
+      return {
+        label: {},
+        image: null,
+        status: `**${settings.messages.empty}**`,
+        boxes: null,
+        number: null,
+        explain: null,
+      };
+    }
+    const probs = await this.probabilities(steps.field);
+    const parts = digitParts(steps.levels, steps.box, settings.number);
+    const shown = padAnswer(probs, parts, settings);
+    if (shown.number) {
+      const reading = await readNumber(steps.levels, parts, settings, (fields) => this.probabilitiesBatch(fields));
+      if (reading.digits.length >= 2) {
+        const side = settings.sketch.field;
+        const { picture, width: wide } = fieldsSideBySide(reading, side);
+        return {
+          label: numberLabel(reading),
+          image: fieldImage(picture, wide, side),
+          status: numberMarkdown(reading),
+          boxes: dataImage(drawReading(drawing, reading)),
+          number: reading,
+          explain: null,
+        };
+      }
+    }
+    const single = padAnswer(probs, [], settings); // one digit: read as the whole drawing
+    const best = probs.slice(0, settings.classes.digits).indexOf(Math.max(...probs.slice(0, settings.classes.digits)));
+    return {
+      label: single.label,
+      image: fieldImage(steps.field, settings.sketch.field),
+      status: single.status,
+      boxes: null,
+      number: null,
+      explain: { field: steps.field, best },
+    };
   }
 }

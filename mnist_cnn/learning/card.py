@@ -121,6 +121,12 @@ const scores = Array.from(logits.data).map((z) => z / {{ "%.3f"|format(metrics.t
 console.log(scores.slice(0, 10).indexOf(Math.max(...scores.slice(0, 10)))); // the digit
 ```
 
+`explain.onnx` explains a reading in the same way: Integrated Gradients (baseline a blank field, 40
+Gauss-Legendre steps, as captum computes them), written as one graph of ordinary operations (BatchNorm
+folded, ReLU masks, the max-pools' choices, convolutions with the kernels flipped), checked against captum
+on test images. Inputs `image` `(1, 1, 28, 28)`, `target` `(1,)` int64 (the digit), `alphas` and
+`step_weights` `(steps,)`; output `attributions` `(1, 1, 28, 28)`. The demo runs it in a Web Worker.
+
 The code, the training script and a drawing demo live in the project's repository: `mnist_cnn/`
 holds the model, `train.py` trains it, `app.py` is the Gradio demo.
 

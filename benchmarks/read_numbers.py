@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.reading.number import read_number
 from mnist_cnn.reading.predict import Predictor
 from mnist_cnn.reading.sketch import load_image, to_paper_grayscale
+
+NUMBER_SETS = {"separate digits (gaps 8-40 px)": (8, 40), "touching digits (gaps 0 to -6 px)": (-6, 0)}
 
 
 def ink_of(path: Path) -> np.ndarray:
@@ -61,6 +64,31 @@ def compose(inks: list[np.ndarray], rng: np.random.Generator, gaps: tuple[int, i
     return canvas[:, : x + margin]
 
 
+def pen_digit_files(dev: Path) -> dict[str, list[tuple[Path, int]]]:
+    """``pen_digits/``'s canvases and labels, by writer (its manifest)."""
+    folder = dev / "pen_digits"
+    files: dict[str, list[tuple[Path, int]]] = defaultdict(list)
+    with open(folder / "manifest.csv", newline="") as manifest:
+        for row in csv.DictReader(manifest):
+            files[row["writer"]].append((folder / row["file"], int(row["label"])))
+    return files
+
+
+def numbers(
+    files: dict[str, list[tuple[Path, int]]],
+    count: int,
+    seed: int,
+    gaps: tuple[int, int],
+) -> Iterator[tuple[list[tuple[Path, int]], np.ndarray]]:
+    """``count`` numbers of 2-4 digits by one writer each: the canvases picked, and the number's canvas."""
+    rng = np.random.default_rng(seed)
+    writers = sorted(files)
+    for _ in range(count):
+        writer = writers[int(rng.integers(len(writers)))]
+        picks = [files[writer][int(i)] for i in rng.integers(0, len(files[writer]), size=int(rng.integers(2, 5)))]
+        yield picks, compose([ink_of(path) for path, _ in picks], rng, gaps)
+
+
 def measure(
     predictor: Predictor,
     files: dict[str, list[tuple[Path, int]]],
@@ -68,17 +96,12 @@ def measure(
     seed: int,
     gaps: tuple[int, int],
 ) -> dict:
-    rng = np.random.default_rng(seed)
-    writers = sorted(files)
     exact = digits_right = digits_total = exact_alone = 0
     wrong_counts = 0
     mistakes: Counter = Counter()
     seconds = []
-    for _ in range(count):
-        writer = writers[int(rng.integers(len(writers)))]
-        picks = [files[writer][int(i)] for i in rng.integers(0, len(files[writer]), size=int(rng.integers(2, 5)))]
+    for picks, canvas in numbers(files, count, seed, gaps):
         truth = "".join(str(label) for _, label in picks)
-        canvas = compose([ink_of(path) for path, _ in picks], rng, gaps)
         started = time.perf_counter()
         reading = read_number(predictor, canvas).number or ""
         seconds.append(time.perf_counter() - started)
@@ -111,15 +134,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    folder = args.dev / "pen_digits"
-    files: dict[str, list[tuple[Path, int]]] = defaultdict(list)
-    with open(folder / "manifest.csv", newline="") as manifest:
-        for row in csv.DictReader(manifest):
-            files[row["writer"]].append((folder / row["file"], int(row["label"])))
+    files = pen_digit_files(args.dev)
     if not files:
         sys.exit(f"No pen_digits manifest under {args.dev}")
     predictor = Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))
-    for name, gaps in (("separate digits (gaps 8-40 px)", (8, 40)), ("touching digits (gaps 0 to -6 px)", (-6, 0))):
+    for name, gaps in NUMBER_SETS.items():
         r = measure(predictor, files, args.numbers, args.seed, gaps)
         print(f"{name}: {r['count']} numbers of 2-4 digits, {len(files)} writers")
         print(

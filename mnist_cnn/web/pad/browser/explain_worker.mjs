@@ -1,6 +1,6 @@
 // The explanation's worker: runs explain.onnx (Integrated Gradients, mnist_cnn/reading/explain_graph.py) with
 // its own onnxruntime-web, off the page's main thread, so that the pad keeps reading while it works.
-// Messages in: {type: "load", runtime, wasm, model} then {type: "explain", id, field, digit, alphas,
+// Messages in: {type: "load", runtime, wasm, model (the graph's bytes)} then {type: "explain", id, field, digit, alphas,
 // weights}; out: {type: "ready"}, {type: "attributions", id, attributions} or {type: "error", id, message}.
 
 let ort = null;

@@ -11,8 +11,8 @@ import { overlay, whyText } from "./explain.mjs";
 
 const WORKERS = 2;
 
-// Start one worker and load explain.onnx in it.
-async function startWorker(settings, base) {
+// Start one worker and load explain.onnx (`graph`: its bytes, fetched once for all workers) in it.
+async function startWorker(settings, base, graph) {
   const url = (path) => new URL(path, base).href;
   const source = `import ${JSON.stringify(url(settings.explain.worker))};`;
   const blob = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
@@ -28,7 +28,7 @@ async function startWorker(settings, base) {
         type: "load",
         runtime: url(settings.runtime),
         wasm: url(settings.wasm),
-        model: url(settings.explain.model),
+        model: graph.slice(0),
       });
     });
   } catch (error) {
@@ -66,7 +66,10 @@ export class Explainer {
   // Start the workers and load explain.onnx in each. `base`: the URL the settings' paths are relative to.
   static async load(settings, base) {
     const count = Math.max(1, Math.min(WORKERS, navigator.hardwareConcurrency || 1));
-    const workers = await Promise.all(Array.from({ length: count }, () => startWorker(settings, base)));
+    const response = await fetch(new URL(settings.explain.model, base).href);
+    if (!response.ok) throw new Error(`explain.onnx: HTTP ${response.status}`);
+    const graph = new Uint8Array(await response.arrayBuffer());
+    const workers = await Promise.all(Array.from({ length: count }, () => startWorker(settings, base, graph)));
     return new Explainer(workers, settings);
   }
 

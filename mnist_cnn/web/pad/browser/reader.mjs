@@ -4,7 +4,7 @@
 // the server: mnist_cnn/web/pad/reader.py. tests/test_reader_parity.py checks these modules against the
 // Python in Node, on every dev drawing; tests/test_browser.py loads them in Chromium.
 
-import { calibrated, padAnswer } from "./answer.mjs";
+import { answer, calibrated, padAnswer } from "./answer.mjs";
 import { drawReading, fieldsSideBySide, numberLabel, numberMarkdown, readNumber } from "./number.mjs";
 import { digitParts } from "./parts.mjs";
 import { preprocess } from "./preprocess.mjs";
@@ -92,8 +92,9 @@ export class Reader {
   }
 
   // The final answer for an RGBA drawing, as DrawHandlers.read_drawing gives it (number.read_digit_or_number):
-  // {label, image, status, boxes} for the page, `number` (the digits read, or null) and `explain` (the field
-  // and the best guess that "why" explains; null for a number or an empty pad). `drawing`: the canvas with
+  // {label, image, status, boxes} for the page, `number` (the digits read, or null), for one digit its
+  // `digit` and `alternative` (AnswerRule.answer), and `explain` (the field and the best guess that "why"
+  // explains; null for a number or an empty pad). `drawing`: the canvas with
   // the ink, for the digits' boxes.
   async readFinal(rgba, width, height, drawing) {
     const { settings } = this;
@@ -127,8 +128,10 @@ export class Reader {
       }
     }
     const single = padAnswer(probs, [], settings); // one digit: read as the whole drawing
-    const best = probs.slice(0, settings.classes.digits).indexOf(Math.max(...probs.slice(0, settings.classes.digits)));
+    const { digit, alternative, best } = answer(probs, settings.rule, settings.classes);
     return {
+      digit,
+      alternative,
       label: single.label,
       image: fieldImage(steps.field, settings.sketch.field),
       status: single.status,

@@ -44,7 +44,8 @@ from mnist_cnn.web.pad import png_data_url
 # the status); and each answer from the server (its frame number). The pad itself marks each reading in
 # the browser ("pad-read": when it started, how long it took) and each frame sent ("pad-frame").
 WATCH = """(() => {
-    window.watch = { readyAt: null, loadAt: null, events: [], changes: [], served: [], down: false, upAt: null };
+    window.watch = { readyAt: null, loadAt: null, events: [], changes: [], served: [], down: false, upAt: null,
+                     whyAt: [] };
     const w = window.watch;
     window.addEventListener('load', () => { w.loadAt = performance.now(); });
     const pointer = (e) => { if (w.down) w.events.push([e.timeStamp, performance.now()]); };
@@ -60,6 +61,7 @@ WATCH = """(() => {
                 w.readyAt ??= performance.now();
             }
             if (target?.closest?.('#status, #model-input, #prediction')) { w.changes.push(performance.now()); return; }
+            if (target?.closest?.('#why-image')) w.whyAt.push(performance.now());
         }
     }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 })()"""
@@ -67,6 +69,7 @@ WATCH = """(() => {
 TIMELINE = """() => ({
     reads: performance.getEntriesByName('pad-read').map(e => [e.startTime, e.startTime + e.duration]),
     frames: performance.getEntriesByName('pad-frame').map(e => [e.detail, e.startTime]),
+    finals: performance.getEntriesByName('pad-final').map(e => e.duration),
 })"""
 
 
@@ -102,6 +105,8 @@ def answer_latencies(watch: dict, timeline: dict, engine: str) -> list[float]:
 def kind_of(url: str) -> str:
     if "/pad-reader/model.onnx" in url:
         return "model"
+    if "/pad-reader/explain.onnx" in url:
+        return "explanation graph"
     if "/pad-reader/ort" in url:
         return "runtime"
     if "/pad-reader/" in url:
@@ -127,7 +132,8 @@ def first_visit(browser, url: str) -> dict:
     page.add_init_script(WATCH)
     page.goto(url)
     page.wait_for_selector('#drawing-pad[data-engine="browser"]', timeout=60_000)
-    page.wait_for_timeout(3000)  # the explanation's and the gallery's requests come later: let them finish
+    page.wait_for_selector('#drawing-pad[data-explainer="browser"]', timeout=60_000)
+    page.wait_for_timeout(3000)  # the gallery's requests come later: let them finish
     watch = page.evaluate("window.watch")
     context.close()
     return {
@@ -155,13 +161,16 @@ def strokes_on(browser, url: str, strokes: int, engine: str) -> dict:
         for a, b in zip(outline, outline[1:], strict=False)
         for t in np.linspace(0, 1, 16)[1:]
     ]
-    rates, finals, latencies, events = [], [], [], []
+    rates, finals, latencies, events, whys, rates_explaining = [], [], [], [], [], []
     for stroke in range(strokes + 1):
         if page.locator("#clear-button").is_enabled():
             page.locator("#clear-button").click()
         page.wait_for_timeout(1000)
         page.evaluate("() => { Object.assign(window.watch, { events: [], changes: [], served: [] }); }")
-        page.evaluate("() => { performance.clearMeasures('pad-read'); performance.clearMarks('pad-frame'); }")
+        page.evaluate(
+            "() => { ['pad-read', 'pad-final'].forEach((m) => performance.clearMeasures(m)); "
+            "performance.clearMarks('pad-frame'); }"
+        )
         sent_before = len(sent)
         page.mouse.move(box["x"] + path[0][0] / 400 * box["width"], box["y"] + path[0][1] / 400 * box["height"])
         answers_before = int(page.locator("#drawing-pad").get_attribute("data-answers"))
@@ -182,11 +191,56 @@ def strokes_on(browser, url: str, strokes: int, engine: str) -> dict:
             continue
         rates.append(answers_during / ((up_at - down_at) / 1000))
         after = [t for t in watch["changes"] if t > watch["upAt"]]
-        finals.append((after[0] if after else float("nan")) - watch["upAt"])
+        if engine == "browser":  # the final answer is often what the page already shows: no change to see
+            finals.append(timeline["finals"][0])
+        else:
+            finals.append((after[0] if after else float("nan")) - watch["upAt"])
+        why = [t for t in watch["whyAt"] if t > up_at]
+        whys.append((why[0] if why else float("nan")) - up_at)
         latencies += answer_latencies(watch, timeline, engine)
         events.append(len(sent) - sent_before)
+    for _ in range(strokes if engine == "browser" else 0):  # a stroke at once after a pen-up
+        page.locator("#clear-button").click()
+        page.wait_for_timeout(1000)
+        draw_quick_stroke(page, box)
+        rates_explaining.append(stroke_while_explaining(page, box))
     page.close()
-    return {"rates": rates, "finals": finals, "latencies": latencies, "events": events}
+    return {
+        "rates": rates,
+        "finals": finals,
+        "latencies": latencies,
+        "events": events,
+        "whys": whys,
+        "rates_explaining": rates_explaining,
+    }
+
+
+def draw_quick_stroke(page, box: dict) -> None:
+    """A 1 drawn in a quarter of a second: its pen-up starts an explanation."""
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.15 * box["height"])
+    page.mouse.down()
+    for i in range(1, 9):
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + (0.15 + 0.07 * i) * box["height"])
+        page.wait_for_timeout(30)
+    page.mouse.up()
+
+
+def stroke_while_explaining(page, box: dict) -> float:
+    """Right after a pen-up (its explanation now runs in the workers), a one-second stroke: the answers per
+    second it gets. The explanation was running if it ends after this stroke started."""
+    started = page.evaluate("performance.now()")
+    answers_before = int(page.locator("#drawing-pad").get_attribute("data-answers"))
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.8 * box["height"])
+    page.mouse.down()
+    for i in range(1, 31):
+        page.mouse.move(box["x"] + (0.3 + 0.013 * i) * box["width"], box["y"] + 0.8 * box["height"])
+        wait = started + 1000 * i / 30 - page.evaluate("performance.now()")
+        if wait > 0:
+            page.wait_for_timeout(wait)
+    answers = int(page.locator("#drawing-pad").get_attribute("data-answers")) - answers_before
+    seconds = (page.evaluate("performance.now()") - started) / 1000
+    page.mouse.up()
+    return answers / seconds
 
 
 def browser_part(reader_url: str, server_url: str, strokes: int) -> None:
@@ -202,7 +256,10 @@ def browser_part(reader_url: str, server_url: str, strokes: int) -> None:
         browser.close()
     mb = {kind: size / 1e6 for kind, size in sorted(visit["downloaded"].items())}
     print("first visit (empty cache), downloaded: " + ", ".join(f"{kind} {size:.2f} MB" for kind, size in mb.items()))
-    print(f"  in all {sum(mb.values()):.2f} MB")
+    print(
+        f"  in all {sum(mb.values()):.2f} MB; before the explanation's graph (which loads after the reader) "
+        f"{sum(size for kind, size in mb.items() if kind != 'explanation graph'):.2f} MB"
+    )
     print(
         f"  reader ready {visit['ready_after_load_ms']:.0f} ms after the page's load event "
         f"({visit['ready_ms']:.0f} ms after navigation started; load event at {visit['load_ms']:.0f} ms)"
@@ -227,6 +284,16 @@ def browser_part(reader_url: str, server_url: str, strokes: int) -> None:
             f"    pointer-up to the final answer: median {statistics.median(run['finals']):.0f} ms "
             f"(min {min(run['finals']):.0f}, max {max(run['finals']):.0f})"
         )
+        print(
+            f"    pointer-up to the why overlay on the page: median {np.nanmedian(run['whys']):.0f} ms "
+            f"(min {np.nanmin(run['whys']):.0f}, max {np.nanmax(run['whys']):.0f})"
+        )
+        if run["rates_explaining"]:
+            rates = run["rates_explaining"]
+            print(
+                f"    answers per second in a stroke started at the pen-up, while the explanation runs: "
+                f"median {statistics.median(rates):.1f} (min {min(rates):.1f})"
+            )
 
 
 def cpu_seconds(pid: int) -> float:

@@ -21,6 +21,11 @@
    model), then sends the frame of a finished drawing every 2 s, as the pad does on pen-up. Prints the
    final answer's latency p50/p99, errors, whether each was read right, the server CPU per drawn stroke
    and, when part 2 ran too, the same beside a stroke's cost when the server reads every frame.
+5. Visitors whose browser answers and explains (the pad today): N visitors arriving evenly over the run's
+   first 60 s. Each fetches the page's assets once (as part 4, and every module of the reader and the
+   explanation, and explain.onnx), keeps the page's heartbeat stream open as a browser does, and draws a
+   digit or a number every 2 s: in the browser, so no request. Prints errors, refusals, the first visit's
+   download time (p50, p99) and the server's CPU per visitor and per drawing.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from live_pad import cpu_seconds
 
 from conftest import DIGIT_STROKES, RunningApp, draw_digit, pad_event, pad_frame_body, top_label
 from mnist_cnn.web.pad import png_data_url
+from mnist_cnn.web.pad.reader import MODULE_NAMES
 
 FILE_META = {"_type": "gradio.FileData"}
 
@@ -422,6 +428,103 @@ def run_reading_visitors(app: RunningApp, visitors: int, seconds: float) -> floa
     return per_stroke
 
 
+# --- 5. visitors whose browser answers and explains ------------------------------------------------
+
+
+async def answering_assets(http: httpx.AsyncClient) -> int:
+    """A first visit today: the page, its assets, the config, every module of the reader and the
+    explanation, the runtime, the model and the explanation's graph. Returns the bytes received."""
+    page = await http.get("")
+    page.raise_for_status()
+    names = set(re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text))
+    config = await http.get("config")
+    config.raise_for_status()
+    reader = pad_reader_settings(config.json())
+    folder = reader["module"].rsplit("/", 1)[0]
+    urls = [*sorted(names), *(f"{folder}/{name}" for name in MODULE_NAMES)]
+    urls += [reader["runtime"], reader["wasm"], reader["model"], reader["explain"]["model"]]
+    total = len(page.content) + len(config.content)
+    for url in urls:
+        try:
+            response = await http.get(url, headers={"Accept-Encoding": "gzip"})
+        except httpx.RemoteProtocolError:  # a kept-alive connection the server closed: browsers retry a GET
+            response = await http.get(url, headers={"Accept-Encoding": "gzip"})
+        response.raise_for_status()
+        total += int(response.headers.get("content-length") or len(response.content))
+    return total
+
+
+async def heartbeat(http: httpx.AsyncClient, session: str, stop: asyncio.Event, results: dict) -> None:
+    """The page's heartbeat stream, open until the visitor leaves (Gradio's page keeps one per tab)."""
+    try:
+        async with http.stream("GET", f"gradio_api/heartbeat/{session}", timeout=None) as response:
+            if response.status_code != 200:
+                results["errors"].append(f"heartbeat HTTP {response.status_code}")
+                return
+            async for _ in response.aiter_lines():
+                if stop.is_set():
+                    return
+    except httpx.HTTPError as err:
+        if not stop.is_set():
+            results["errors"].append(f"heartbeat {type(err).__name__}")
+
+
+async def answering_visitor(url: str, arrive: float, seconds: float, results: dict) -> None:
+    """One visitor: arrives at ``arrive`` s, downloads the page once, keeps its stream open and draws every
+    2 s for ``seconds`` s (in the browser: nothing is sent)."""
+    await asyncio.sleep(arrive)
+    session = uuid.uuid4().hex
+    limits = httpx.Limits(max_connections=6)  # as a browser, per origin
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        started = time.perf_counter()
+        try:
+            results["asset_bytes"].append(await answering_assets(http))
+        except (httpx.HTTPError, KeyError, TypeError) as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
+            results["refused" if status in (429, 503) else "errors"].append(f"assets: {type(err).__name__} {status}")
+            return
+        results["download_s"].append(time.perf_counter() - started)
+        stop = asyncio.Event()
+        beat = asyncio.create_task(heartbeat(http, session, stop, results))
+        drawn_until = time.perf_counter() + seconds
+        while time.perf_counter() < drawn_until:
+            await asyncio.sleep(2.0)
+            results["drawings"] += 1
+        stop.set()
+        beat.cancel()
+
+
+def run_answering_visitors(app: RunningApp, visitors: int, seconds: float) -> None:
+    results: dict = {"errors": [], "refused": [], "download_s": [], "asset_bytes": [], "drawings": 0}
+    cpu0, client0 = cpu_seconds(app.process.pid), cpu_seconds(os.getpid())
+
+    async def everyone() -> None:
+        arrivals = [60.0 * n / visitors for n in range(visitors)]
+        await asyncio.gather(*(answering_visitor(app.url, arrive, seconds, results) for arrive in arrivals))
+
+    started = time.perf_counter()
+    asyncio.run(everyone())
+    wall = time.perf_counter() - started
+    cpu, client = cpu_seconds(app.process.pid) - cpu0, cpu_seconds(os.getpid()) - client0
+    downloads = results["download_s"]
+    errors = {kind: results["errors"].count(kind) for kind in sorted(set(results["errors"]))}
+    print(
+        f"  {visitors} visitors over {wall:.0f} s: {len(downloads)} first visits, {results['drawings']} drawings "
+        f"answered in their browsers; errors {len(results['errors'])} {errors}; refused {len(results['refused'])}"
+    )
+    if downloads:
+        print(
+            f"  a first visit's downloads: p50 {pct(downloads, 50):.2f} s, p99 {pct(downloads, 99):.2f} s "
+            f"(target <= 2 s), {statistics.median(results['asset_bytes']) / 1e6:.2f} MB each"
+        )
+    print(
+        f"  server CPU {cpu:.1f} s ({cpu / wall:.2f} cores): {1000 * cpu / max(1, visitors):.0f} ms per visitor, "
+        f"{1000 * cpu / max(1, results['drawings']):.1f} ms per drawing, all of it the page's downloads and "
+        f"streams (before: 33.7 ms per drawing for the final answer + 100 ms for its explanation); this load "
+        f"generator {client:.1f} s ({client / wall:.2f} cores), on {os.cpu_count()} cores"
+    )
+
+
 # --- 3. overload -----------------------------------------------------------------------------------
 
 
@@ -512,9 +615,15 @@ def main() -> None:
         help="visitors whose browser reads the drawing (one frame per stroke; 0: skip)",
     )
     parser.add_argument(
+        "--answering",
+        type=int,
+        default=1000,
+        help="visitors whose browser answers and explains, arriving over 60 s (0: skip)",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
-        choices=["api", "visitors", "readers", "overload"],
+        choices=["api", "visitors", "readers", "answering", "overload"],
         help="run only these parts",
     )
     args = parser.parse_args()
@@ -553,6 +662,12 @@ def main() -> None:
                     f"browser, {2000 * today:.0f} ms when the server reads every frame "
                     f"({2 * today / per_stroke:.1f}x)"
                 )
+        if (args.only is None or "answering" in args.only) and args.answering:
+            print(
+                f"5. {args.answering} visitors whose browser answers and explains, arriving over 60 s, each "
+                f"drawing every 2 s for {args.seconds:.0f} s:"
+            )
+            run_answering_visitors(app, args.answering, args.seconds)
         if (args.only is None or "overload" in args.only) and args.overload:
             print("3. overload:")
             run_overload(app, args.overload, args.timeout, args.bursts)

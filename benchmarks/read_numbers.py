@@ -89,6 +89,22 @@ def numbers(
         yield picks, compose([ink_of(path) for path, _ in picks], rng, gaps)
 
 
+def number_pngs(dev: Path, sets: dict[str, tuple[int, int]], count: int, seed: int) -> tuple[list[bytes], list[str]]:
+    """``count`` numbers of each set as PNG files, and their names (the set, the number's index and truth)."""
+    import io
+
+    from PIL import Image
+
+    pngs, names = [], []
+    for name, gaps in sets.items():
+        for i, (picks, canvas) in enumerate(numbers(pen_digit_files(dev), count, seed, gaps)):
+            buffer = io.BytesIO()
+            Image.fromarray(canvas).save(buffer, format="PNG")
+            pngs.append(buffer.getvalue())
+            names.append(f"{name} #{i} ({''.join(str(label) for _, label in picks)})")
+    return pngs, names
+
+
 def measure(
     predictor: Predictor,
     files: dict[str, list[tuple[Path, int]]],

@@ -3,19 +3,21 @@ the app's start with a bundle written before bundles held it."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import pen_dev_dir
+from conftest import ROOT, pen_dev_dir
 from mnist_cnn.bundle import EXPLAIN_ONNX_FILE, SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.learning.checks import bundle_matches_model, explain_graph_matches_weights
 from mnist_cnn.learning.training import digit_predictions, predict_logits
 from mnist_cnn.model import MnistCNN
-from mnist_cnn.reading.explain import explain
+from mnist_cnn.reading.explain import explain, overlay, why
 from mnist_cnn.reading.explain_graph import (
     MIN_OVERLAY_SHARE,
     IntegratedGradientsGraph,
@@ -24,6 +26,7 @@ from mnist_cnn.reading.explain_graph import (
     graph_inputs,
     overlay_share,
 )
+from mnist_cnn.reading.predict import Predictor
 from mnist_cnn.reading.sketch import sketch_to_mnist
 from mnist_cnn.web.pad.reader import PadReader
 
@@ -103,3 +106,46 @@ def test_an_older_bundle_gets_its_graph_when_the_app_starts(tmp_path, shipped):
     assert settings is None or settings["explain"]["model"].startswith("pad-reader/explain.onnx?v=")
     fields = shipped.samples["images"][:2].numpy().astype(np.float32) / 255
     assert check_explain_graph(served, shipped.model, fields).passed
+
+
+def test_the_browsers_overlay_is_explain_py_s(shipped, real_mnist):
+    """explain.mjs (Node) draws the overlay explain.overlay draws, from the same attributions: captum's on
+    MNIST test images and real pen drawings, and edge cases (no attributions; one pixel), and words "why" as
+    explain.why does."""
+    node = shutil.which("node")
+    assert node, "Node is required (scripts/test.sh installs it)"
+    fields = [image.numpy().astype(np.float32) / 255 for image in real_mnist.test_images[:6]] + dev_fields(6)
+    cases = [(field, explain(shipped.model, field, n % 10).attributions) for n, field in enumerate(fields)]
+    cases.append((fields[0], np.zeros((28, 28), dtype=np.float32)))
+    single = np.zeros((28, 28), dtype=np.float32)
+    single[14, 14] = -0.5
+    cases.append((fields[1], single))
+    settings = reading_settings_for_test()
+    payload = {
+        "style": settings["explain"],
+        "messages": settings["messages"],
+        "cases": [{"field": f.ravel().tolist(), "attributions": a.ravel().tolist()} for f, a in cases],
+    }
+    result = subprocess.run(
+        [node, str(ROOT / "tests" / "js" / "draw_overlays.mjs")],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    answer = json.loads(result.stdout)
+    for (field, attributions), got in zip(cases, answer["overlays"], strict=True):
+        expected = overlay(field, attributions, transparent=True)[::10, ::10].astype(int)
+        assert np.abs(np.asarray(got).reshape(28, 28, 4) - expected).max() <= 1
+    assert answer["why"] == why(shipped.model, fields[0], 4, 4)[1]
+    assert answer["whyNot"] == why(shipped.model, fields[0], 9, 4)[1]
+
+
+def reading_settings_for_test() -> dict:
+    """The settings the page gets (the explanation's part without served files)."""
+    from mnist_cnn.web.pad.reader import explain_settings, reading_settings
+
+    return reading_settings(Predictor.from_bundle(load_bundle_folder(SHIPPED_BUNDLE))) | {
+        "explain": explain_settings("modules", "graph")
+    }

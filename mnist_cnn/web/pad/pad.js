@@ -206,7 +206,11 @@ async function answerInBrowser() {
 async function explainInBrowser(started = performance.now()) {
   const answer = final;
   const request = ++explanations;
-  if (!answer?.explain) return;
+  if (!answer) {
+    if (image) askServerToExplain(); // drawn before the reader was ready: the server answered it
+    return;
+  }
+  if (!answer.explain) return; // a number, or an empty pad: the answer said why there is nothing to explain
   if (explainerLoading) await explainerLoading;
   if (request !== explanations) return; // a newer one was asked for meanwhile
   if (!explainer) {
@@ -422,24 +426,24 @@ async function loadReader(settings) {
     console.warn("The pad reads on the server: the in-browser reader did not load.", error);
     return;
   }
-  if (settings.explain) whenIdle(() => loadExplainer(settings, appRoot()));
+  if (settings.explain) {
+    // a pen-up meanwhile waits for it rather than asking the server
+    explainerLoading = new Promise((resolve) => whenIdle(() => loadExplainer(settings, appRoot()).then(resolve)));
+  }
 }
 
-// The explanation's worker loads once the reader is ready; until then, and if it cannot load, the server
-// explains.
-function loadExplainer(settings, base) {
-  explainerLoading = (async () => {
-    try {
-      const { Explainer } = await import(new URL(settings.explain.module, base).href);
-      explainer = await Explainer.load(settings, base);
-      setExplainer("browser");
-      performance.measure("pad-explainer-load", "pad-reader-requested");
-    } catch (error) {
-      console.warn("The server explains: the in-browser explanation did not load.", error);
-    } finally {
-      explainerLoading = null;
-    }
-  })();
+// The explanation's workers load once the reader is ready; if they cannot, the server explains.
+async function loadExplainer(settings, base) {
+  try {
+    const { Explainer } = await import(new URL(settings.explain.module, base).href);
+    explainer = await Explainer.load(settings, base);
+    setExplainer("browser");
+    performance.measure("pad-explainer-load", "pad-reader-requested");
+  } catch (error) {
+    console.warn("The server explains: the in-browser explanation did not load.", error);
+  } finally {
+    explainerLoading = null;
+  }
 }
 function whenIdle(callback) {
   const idle = () =>

@@ -108,7 +108,7 @@ images = np.random.rand(4, 1, 28, 28).astype(np.float32)  # your digits here
 print(logits[:, :10].argmax(axis=1))
 ```
 
-In a web page, with [onnxruntime-web](https://www.npmjs.com/package/onnxruntime-web) (`npm install
+In a web page, with [onnxruntime-web](https://onnxruntime.ai/docs/get-started/with-javascript/web.html) (`npm install
 onnxruntime-web`); the demo's drawing pad reads drawings this way, in the visitor's browser:
 
 ```js
@@ -122,10 +122,11 @@ console.log(scores.slice(0, 10).indexOf(Math.max(...scores.slice(0, 10)))); // t
 ```
 
 `explain.onnx` explains a reading in the same way: Integrated Gradients (baseline a blank field, 40
-Gauss-Legendre steps, as captum computes them), written as one graph of ordinary operations (BatchNorm
-folded, ReLU masks, the max-pools' choices, convolutions with the kernels flipped), checked against captum
-on test images. Inputs `image` `(1, 1, 28, 28)`, `target` `(1,)` int64 (the digit), `alphas` and
-`step_weights` `(steps,)`; output `attributions` `(1, 1, 28, 28)`. The demo runs it in a Web Worker.
+Gauss-Legendre steps, as captum computes them), written as one graph of ordinary operations (the forward
+pass as PyTorch runs it; backwards, the ReLU masks, the max-pools' choices and the convolutions with their
+kernels flipped), checked against captum on test images. Inputs `image` `(1, 1, 28, 28)`, `target` `(1,)`
+int64 (the digit), `alphas` and `step_weights` `(steps,)`; output `attributions` `(1, 1, 28, 28)`. The
+demo runs it in two Web Workers, each summing half of the steps.
 
 The code, the training script and a drawing demo live in the project's repository: `mnist_cnn/`
 holds the model, `train.py` trains it, `app.py` is the Gradio demo.

@@ -8,7 +8,10 @@ reader's start and download, and the server CPU per live update.
    hidden: PAD_RUNTIME_DIR pointing at an empty folder), in this run: the answers that reach the page
    before the button is released (per second of stroke), the time from each pointer event to the next
    answer on the page, the events sent to the server per stroke, and the time from pointer-up to the
-   final answer. Medians over the strokes (latencies: over every pointer event).
+   final answer (the browser: its "pad-final" measure, from the pointer-up handler to the answer handed to
+   the page) and to the why overlay on the page; and, with the in-browser reader, the answers per second of
+   a stroke begun at a pen-up, while that drawing's explanation runs in the workers. Medians over the
+   strokes (latencies: over every pointer event).
    Also, on a first visit (empty cache): when the reader is ready (data-engine="browser") after the page's
    load event, and the bytes downloaded, by kind.
 2. Server CPU seconds per live update (from /proc/<pid>/stat), for `app.py` and for the trivial
@@ -227,7 +230,7 @@ def draw_quick_stroke(page, box: dict) -> None:
 
 def stroke_while_explaining(page, box: dict) -> float:
     """Right after a pen-up (its explanation now runs in the workers), a one-second stroke: the answers per
-    second it gets. The explanation was running if it ends after this stroke started."""
+    second it gets while the workers compute."""
     started = page.evaluate("performance.now()")
     answers_before = int(page.locator("#drawing-pad").get_attribute("data-answers"))
     page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.8 * box["height"])

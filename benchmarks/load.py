@@ -40,6 +40,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -329,34 +330,31 @@ def run_visitors(app: RunningApp, visitors: int, seconds: float) -> float:
 
 
 async def first_visit_assets(http: httpx.AsyncClient) -> int:
-    """What a first visit fetches from the server, once: the page, the assets its HTML names, the config,
-    and the in-browser reader's files (module, runtime, .wasm gzipped, model). Returns the bytes received."""
+    """What a first visit fetched before the page answered on pen-up: the page, the assets its HTML names,
+    the config, and the in-browser reader's files (module, runtime, .wasm gzipped, model). Returns the bytes
+    received."""
+    return await first_visit(
+        http, lambda reader: [reader["module"], reader["runtime"], reader["wasm"], reader["model"]]
+    )
+
+
+async def first_visit(http: httpx.AsyncClient, reader_files: Callable[[dict], list[str]]) -> int:
+    """A first visit: the page, the assets its HTML names, the config, then the files ``reader_files`` names
+    from the pad's reader settings, over a browser's six connections. Returns the bytes received."""
     page = await http.get("")
     page.raise_for_status()
     names = set(re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text))
     config = await http.get("config")
     config.raise_for_status()
-    reader = pad_reader_settings(config.json())
-    urls = [*sorted(names), reader["module"], reader["runtime"], reader["wasm"], reader["model"]]
-    total = len(page.content) + len(config.content)
-    for url in urls:
-        try:
-            total += await download(http, url)
-        except httpx.RemoteProtocolError:  # a kept-alive connection the server closed: browsers retry a GET
-            total += await download(http, url)
-    return total
+    urls = [*sorted(names), *reader_files(pad_reader_settings(config.json()))]
+    # a browser's six connections per origin, each fetching its share of the files one after the other
+    shares = [urls[n::BROWSER_CONNECTIONS] for n in range(BROWSER_CONNECTIONS)]
+    base = httpx.URL(str(http.base_url))
+    sizes = await asyncio.gather(*(raw_downloads(base, share) for share in shares if share))
+    return len(page.content) + len(config.content) + sum(sizes)
 
 
-async def download(http: httpx.AsyncClient, url: str) -> int:
-    """GET ``url`` as a browser does (gzip accepted) and count the bytes that cross the wire. The body is
-    read raw and dropped: decompressing the 14 MB .wasm in this one Python process would make the load
-    generator, not the server, the bottleneck."""
-    received = 0
-    async with http.stream("GET", url, headers={"Accept-Encoding": "gzip"}) as response:
-        response.raise_for_status()
-        async for chunk in response.aiter_raw(1 << 20):
-            received += len(chunk)
-    return received
+BROWSER_CONNECTIONS = 6
 
 
 async def reading_visitor(
@@ -376,7 +374,7 @@ async def reading_visitor(
         await asyncio.sleep(2.0 * number / visitors)  # visitors arrive spread out, not all at once
         try:
             results["asset_bytes"].append(await first_visit_assets(http))
-        except (httpx.HTTPError, StopIteration, KeyError) as err:
+        except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, StopIteration, KeyError) as err:
             results["errors"].append(f"assets: {type(err).__name__}")
             return
         digits = list(drawings)
@@ -444,23 +442,13 @@ def run_reading_visitors(app: RunningApp, visitors: int, seconds: float) -> floa
 async def answering_assets(http: httpx.AsyncClient) -> int:
     """A first visit today: the page, its assets, the config, every module of the reader and the
     explanation, the runtime, the model and the explanation's graph. Returns the bytes received."""
-    page = await http.get("")
-    page.raise_for_status()
-    names = set(re.findall(r'(?:src|href)="(?:\./|/)?(assets/[^"]+)"', page.text))
-    config = await http.get("config")
-    config.raise_for_status()
-    reader = pad_reader_settings(config.json())
-    folder = reader["module"].rsplit("/", 1)[0]
-    urls = [*sorted(names), *(f"{folder}/{name}" for name in MODULE_NAMES)]
-    urls += [reader["runtime"], reader["wasm"], reader["model"], reader["explain"]["model"]]
-    # a browser's six connections per origin, each fetching its share of the files one after the other
-    shares = [urls[n::BROWSER_CONNECTIONS] for n in range(BROWSER_CONNECTIONS)]
-    base = httpx.URL(str(http.base_url))
-    sizes = await asyncio.gather(*(raw_downloads(base, share) for share in shares if share))
-    return len(page.content) + len(config.content) + sum(sizes)
 
+    def reader_files(reader: dict) -> list[str]:
+        folder = reader["module"].rsplit("/", 1)[0]
+        modules = [f"{folder}/{name}" for name in MODULE_NAMES]
+        return [*modules, reader["runtime"], reader["wasm"], reader["model"], reader["explain"]["model"]]
 
-BROWSER_CONNECTIONS = 6
+    return await first_visit(http, reader_files)
 
 
 async def raw_downloads(base: httpx.URL, paths: list[str]) -> int:
@@ -478,8 +466,8 @@ async def raw_downloads(base: httpx.URL, paths: list[str]) -> int:
             )
             head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
             status = int(head[0].split()[1])
-            headers = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
-            headers = {name.lower(): value for name, value in headers.items()}
+            fields = (line.split(": ", 1) for line in head[1:] if ": " in line)
+            headers = {name.lower(): value for name, value in fields}
             if status != 200:
                 raise httpx.HTTPStatusError(
                     f"{path}: HTTP {status}", request=httpx.Request("GET", target), response=httpx.Response(status)

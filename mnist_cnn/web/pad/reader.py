@@ -192,9 +192,10 @@ class PadReader:
 
 
 def file_bytes(path: Path) -> bytes:
-    """A served file's bytes, read once while it stays the same file. Sent in one write: streamed from disk in
-    64 KB chunks (FileResponse), each a hop to a worker thread, a first visit's 10 MB cost the server's one
-    event loop about half again as much CPU, and under load the loop is what runs out first."""
+    """A served file's bytes, read once while it stays the same file (its modification time and size key the
+    cache). Sent in one write: streamed from disk in 64 KB chunks (FileResponse), each a hop to a worker
+    thread, a first visit's files cost the server's one event loop ten times the CPU (27 ms against 2.5 ms),
+    and under load the loop is what runs out first."""
     stat = path.stat()
     return _file_bytes(path, stat.st_mtime_ns, stat.st_size)
 

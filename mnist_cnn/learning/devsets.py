@@ -7,8 +7,10 @@ These folders are for measuring and choosing thresholds only, never for training
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -130,8 +132,13 @@ def choose_threshold(letters: FolderReport, budget: float, grid: np.ndarray | No
 
 def measure_folder(predictor: Predictor, folder: Path) -> FolderReport:
     """Run every labelled file through the app's path (preprocessing, model, abstention)."""
+    return measure_inputs(predictor, labelled_files(folder))
+
+
+def measure_inputs(predictor: Predictor, inputs: Iterable[tuple[Any, str]]) -> FolderReport:
+    """Run each ``(image or path, label)`` through the app's path (preprocessing, model, abstention)."""
     labels, digits, confidence, best, probabilities = [], [], [], [], []
-    for path, label in labelled_files(folder):
+    for path, label in inputs:
         result = predictor(path)
         labels.append(label)
         digits.append(result.digit)
@@ -257,12 +264,17 @@ def measure_dev_dirs(
                 report.confidence[report.best >= 0], report.top_correct[report.best >= 0]
             )
         else:
-            measurement.results[name] = dict(
-                files=len(report.labels),
-                named_a_digit=report.named_a_digit,
-                summary=f"a digit named for {100 * report.named_a_digit:.1f}% of {len(report.labels)} letters",
-            )
+            measurement.results[name] = non_digit_figures(report)
     return measurement
+
+
+def non_digit_figures(report: FolderReport, what: str = "letters") -> dict:
+    """A folder of non-digits' figures: how often a digit is named."""
+    return dict(
+        files=len(report.labels),
+        named_a_digit=report.named_a_digit,
+        summary=f"a digit named for {100 * report.named_a_digit:.1f}% of {len(report.labels)} {what}",
+    )
 
 
 def digit_figures(report: FolderReport) -> dict:

@@ -16,8 +16,17 @@ from torch import nn
 
 from mnist_cnn.reading.predict import AnswerRule, Predictor
 
-from .devsets import DevMeasurement, expected_calibration_error, measure_dev_dirs, reliability_table
+from .devsets import (
+    DevMeasurement,
+    digit_figures,
+    expected_calibration_error,
+    measure_dev_dirs,
+    measure_inputs,
+    non_digit_figures,
+    reliability_table,
+)
 from .evaluation import TestReport, evaluate_test_set
+from .handwriting import Sample, kept_out_inputs
 from .training import FitResult, TrainConfig, fit_temperature, held_out_set, predict_logits
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,7 @@ class RunInfo:
     validation_size: int
     extra_data: dict[str, Any] | None = None  # the visitors' corrections trained on, if any
     lr_sweep: dict[float, float] | None = None  # learning rate: best validation accuracy
+    handwriting: dict[str, Any] | None = None  # the real handwriting trained on, if any
 
 
 @dataclass
@@ -45,6 +55,7 @@ class Evaluation:
     temperature: float
     report: TestReport
     dev: DevMeasurement
+    kept_out: dict[str, dict] | None = None  # real handwriting by people kept out of training, per folder
 
     @property
     def correct(self) -> np.ndarray:
@@ -92,6 +103,7 @@ class Evaluation:
             abstain_below=rule.abstain_below,
             answer_rule=rule.describe(),
             dev_sets=self.dev.results,
+            kept_out_handwriting=self.kept_out,
             per_class=report.per_class,
             confusion_matrix=report.confusion.tolist(),
             num_parameters=result.model.num_parameters,
@@ -103,6 +115,7 @@ class Evaluation:
             validation_size=run.validation_size,
             train_size=run.train_size,
             extra_data=run.extra_data,
+            handwriting=run.handwriting,
             lr_sweep={f"{lr:g}": acc for lr, acc in run.lr_sweep.items()} if run.lr_sweep else None,
             config={"recipe": run.recipe, **run.model_config, **asdict(run.cfg)},
             seed=run.cfg.seed,
@@ -129,9 +142,11 @@ def evaluate_model(
     test: tuple[torch.Tensor, torch.Tensor],
     cfg: TrainConfig,
     choice: DevRuleChoice,
+    kept_out: dict[str, list[Sample]] | None = None,
 ) -> Evaluation:
     """Calibrate on the validation split, evaluate on the test set, measure on the dev folders and choose the
-    answer rule there; each figure is logged."""
+    answer rule there, then measure the real handwriting ``kept_out`` of training under it; each figure is
+    logged."""
     # Temperature scaling on held-out data only: the confidence shown becomes a calibrated probability.
     held_x, held_y = held_out_set(*val, cfg, with_negatives=True)
     temperature = fit_temperature(predict_logits(model, held_x), held_y)
@@ -146,4 +161,24 @@ def evaluate_model(
     log.info("Answer rule: %s (chosen on %s)", dev.rule.describe(), dev.chosen_on)
     for name, row in (dev.results or {}).items():
         log.info("%s: %s", name, row["summary"])
-    return Evaluation(temperature, report, dev)
+    kept_out_figures = measure_kept_out(Predictor(model, temperature, rule=dev.rule), kept_out) if kept_out else None
+    for name, row in (kept_out_figures or {}).items():
+        log.info("%s, writers kept out of training: %s", name, row["summary"])
+    return Evaluation(temperature, report, dev, kept_out_figures)
+
+
+def measure_kept_out(predictor: Predictor, kept_out: dict[str, list[Sample]]) -> dict[str, dict]:
+    """Per handwriting folder, the app's answers (under its rule) on the files whose writers were kept out."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the app
+    try:
+        figures = {}
+        for name, samples in kept_out.items():
+            report = measure_inputs(predictor, kept_out_inputs(samples))
+            people = len({sample.person.split("_")[-1] for sample in samples})
+            what = "letters" if name.endswith("letters") else "symbols"
+            row = digit_figures(report) if report.holds_digits else non_digit_figures(report, what)
+            figures[name] = {**row, "people": people, "summary": f"{row['summary']} by {people} people"}
+        return figures
+    finally:
+        torch.set_num_threads(threads)

@@ -318,7 +318,7 @@ def make_negatives(
     device = images.device
     n_letters, n_pairs = letters_among_negatives(n), n // 4
     n_drawn = 0 if drawn_letters is None else min(len(drawn_letters), n_letters)
-    candidates = torch.nonzero(labels != 1).flatten()
+    candidates = torch.nonzero((labels != 1) & (labels < 10)).flatten()  # digits only: a batch may hold real non-digits
     order = torch.randperm(len(candidates), generator=generator, device=device)
     pick = candidates[order[:n_pairs]]
     parts = [

@@ -273,6 +273,7 @@ def handwriting_summary(
         non_digits_repeat=args.real_non_digits,
         real_share_of_non_digits=real_non_digits / max(1, real_non_digits + generated),
         digit_like_symbols_left_out=real.left_out_symbols,
+        duplicates_left_out=real.duplicates,
     )
 
 

@@ -55,6 +55,14 @@ digit whether or not the demo names it.
 | --- | --- |
 {% for name, row in metrics.dev_sets.items() -%}
 | `{{ name }}/` | {{ row.summary }} |
+{% endfor %}{% endif %}{% if metrics.kept_out_handwriting %}
+Real handwriting of people kept out of training (the writers and drawers of `handwriting-train/` that
+training did not see), under the same answer rule:
+
+| folder, people kept out | measured |
+| --- | --- |
+{% for name, row in metrics.kept_out_handwriting.items() -%}
+| `{{ name }}/` | {{ row.summary }} |
 {% endfor %}{% endif %}
 {% if metrics.temperature is defined %}
 ## Confidence
@@ -142,6 +150,12 @@ holds the model, `train.py` trains it, `app.py` is the Gradio demo.
 {% endif %}{% if metrics.config.negatives %}- An 11th output, "not a digit", learned from generated non-digits ({{ "%.0f"|format(100 * metrics.config.negatives) }}% on top of each
   batch): letter shapes built from pen strokes (only letters no one writes as a digit), two MNIST digits
   overlaid side by side, random scribbles.
+{% endif %}{% if metrics.handwriting %}{% set hw = metrics.handwriting %}- Real handwriting (`handwriting-train/`), read through the app's preprocessing like a visitor's
+  drawing; the thin 1-bit symbols redrawn with a pen as wide as the drawing pad's:
+{% for name, row in hw.folders.items() %}  `{{ name }}` {{ "{:,}".format(row.trained) }} images{% if row.kept_out %} ({{ "{:,}".format(row.kept_out) }} kept out){% endif %}{% if not loop.last %};{% else %}:{% endif %}
+{% endfor %}  the real digits seen {{ hw.digits_repeat }}x per epoch, the real letters and symbols (as "not a digit")
+  {{ hw.non_digits_repeat }}x: {{ "%.0f"|format(100 * hw.real_share_of_non_digits) }}% of the non-digits an epoch sees, the rest generated;
+  {{ hw.digit_like_symbols_left_out }} drawings of symbols people write as digits left out.
 {% endif %}{% if metrics.extra_data %}- Visitors' corrections from the demo's drawing pad: {{ metrics.extra_data.rows }} drawings
   ({{ metrics.extra_data.digits }} digits, {{ metrics.extra_data.not_a_digit }} "not a digit") from {% if metrics.extra_data.on_hub %}the dataset
   [{{ metrics.extra_data.source }}](https://huggingface.co/datasets/{{ metrics.extra_data.source }}){% else %}the folder `{{ metrics.extra_data.source }}`{% endif %}

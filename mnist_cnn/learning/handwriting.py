@@ -85,6 +85,7 @@ class Handwriting:
     folders: list[str]  # each image's folder
     kept_out: dict[str, list[Sample]] = field(default_factory=dict)
     left_out_symbols: int = 0  # digit-like symbols, used neither to train nor to measure
+    duplicates: int = 0  # files listed twice, read once
 
     def of(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """The images and labels of some folders."""
@@ -146,12 +147,19 @@ def read_manifest(root: Path, folder: str) -> list[Sample]:
 
 
 def pen_ratios(root: Path) -> np.ndarray:
-    """The pad's pen width over the drawing's height, for every canvas of the pen folders' manifests."""
+    """The pad's pen width over the drawing's height, for every canvas of the pen folders' manifests (the
+    median pen where there are none)."""
     ratios = []
     for folder in ("pen_digits", "pen_letters"):
-        with (root / folder / "manifest.csv").open(newline="", encoding="utf-8") as f:
-            ratios += [float(r["brush_px"]) / (float(r["height_frac"]) * 400) for r in csv.DictReader(f)]
-    return np.asarray(ratios)
+        manifest = root / folder / "manifest.csv"
+        if manifest.is_file():
+            with manifest.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            try:
+                ratios += [float(r["brush_px"]) / (float(r["height_frac"]) * 400) for r in rows]
+            except (KeyError, ValueError) as err:
+                raise HandwritingError(f"{manifest}: a row without a usable brush_px or height_frac") from err
+    return np.asarray(ratios or [MEDIAN_PEN_RATIO])
 
 
 def redraw_symbol(path: Path, pen_ratio: float) -> Image.Image:
@@ -177,19 +185,32 @@ def read_sample(sample: Sample, pen_ratio: float) -> np.ndarray | None:
     return sketch_to_mnist(sample.path)
 
 
-def samples_to_train(root: Path, folders: tuple[str, ...]) -> tuple[list[Sample], dict[str, list[Sample]], int]:
-    """The samples of ``folders`` to train on, those kept out (per folder), and how many digit-like
-    symbols were left out of both."""
-    train, kept_out, left_out = [], {}, 0
+@dataclass
+class Split:
+    """A handwriting folder's files by what training does with them."""
+
+    train: list[Sample] = field(default_factory=list)
+    kept_out: dict[str, list[Sample]] = field(default_factory=dict)  # per folder, for measuring
+    digit_like: int = 0  # symbols people write as digits: neither trained on nor measured
+    duplicates: int = 0  # the same drawing listed twice (Omniglot's two small sets share Greek and Latin)
+
+
+def samples_to_train(root: Path, folders: tuple[str, ...]) -> Split:
+    """The samples of ``folders`` to train on, those kept out, and those left out."""
+    split, seen = Split(), set()
     for folder in folders:
         for sample in read_manifest(root, folder):
-            if folder == "mouse_symbols" and tuple(sample.character.split("/")) in DIGIT_LIKE_SYMBOLS:
-                left_out += 1
+            drawing = (folder, sample.person) if folder == "mouse_symbols" else (folder, sample.path)
+            if drawing in seen:
+                split.duplicates += 1
+            elif folder == "mouse_symbols" and tuple(sample.character.split("/")) in DIGIT_LIKE_SYMBOLS:
+                split.digit_like += 1
             elif is_kept_out(sample):
-                kept_out.setdefault(folder, []).append(sample)
+                split.kept_out.setdefault(folder, []).append(sample)
             else:
-                train.append(sample)
-    return train, kept_out, left_out
+                split.train.append(sample)
+            seen.add(drawing)
+    return split
 
 
 def load_handwriting(
@@ -201,11 +222,12 @@ def load_handwriting(
     root = Path(root)
     if not root.is_dir():
         raise HandwritingError(f"Handwriting folder {root} does not exist.")
-    train, kept_out, left_out = samples_to_train(root, folders)
-    ratios = pen_ratios(root)
-    pens = np.random.default_rng(SYMBOL_SEED).choice(ratios, size=len(train))
+    split = samples_to_train(root, folders)
+    redrawn = any(sample.folder == "mouse_symbols" for sample in split.train)
+    ratios = pen_ratios(root) if redrawn else np.array([MEDIAN_PEN_RATIO])
+    pens = np.random.default_rng(SYMBOL_SEED).choice(ratios, size=len(split.train))
     images, labels, names = [], [], []
-    for sample, pen in zip(tqdm(train, desc="real handwriting", disable=not progress), pens, strict=True):
+    for sample, pen in zip(tqdm(split.train, desc="real handwriting", disable=not progress), pens, strict=True):
         try:
             field28 = read_sample(sample, float(pen))
         except (OSError, ValueError) as err:
@@ -215,13 +237,20 @@ def load_handwriting(
         images.append(np.round(field28 * 255).astype(np.uint8))
         labels.append(sample.label)
         names.append(sample.folder)
-    log.info("Real handwriting: %d images from %s; %d digit-like symbols left out", len(images), root, left_out)
+    log.info(
+        "Real handwriting: %d images from %s; %d digit-like symbols and %d duplicates left out",
+        len(images),
+        root,
+        split.digit_like,
+        split.duplicates,
+    )
     return Handwriting(
         images=torch.from_numpy(np.stack(images)) if images else torch.zeros((0, 28, 28), dtype=torch.uint8),
         labels=torch.tensor(labels, dtype=torch.int64),
         folders=names,
-        kept_out=kept_out,
-        left_out_symbols=left_out,
+        kept_out=split.kept_out,
+        left_out_symbols=split.digit_like,
+        duplicates=split.duplicates,
     )
 
 

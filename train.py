@@ -29,7 +29,7 @@ from mnist_cnn.learning.checks import bundle_matches_model
 from mnist_cnn.learning.data import DATA_DIR_ENV, MnistDataError, load_mnist, split_train_validation
 from mnist_cnn.learning.metrics import DevRuleChoice, RunInfo, evaluate_model
 from mnist_cnn.learning.output import write_run_bundle
-from mnist_cnn.learning.push import HubPushError, push_bundle
+from mnist_cnn.learning.push import push_after_training
 from mnist_cnn.model import MnistCNN
 from mnist_cnn.reading.predict import AnswerRule
 
@@ -52,9 +52,7 @@ SEED = 0
 DEV_DIR_ENV = "PEN_DEV_DIR"  # folders of real handwriting, never trained on (several joined by os.pathsep)
 DEV_DIRS = [Path(p) for p in os.environ.get(DEV_DIR_ENV, "").split(os.pathsep) if p]
 EXTRA_REPEAT = 1  # times each visitor's correction is seen per epoch
-# Real handwriting that training may use (mnist_cnn/learning/handwriting.py): a folder, and how often each
-# of its real digits and real non-digits (letters, symbols) is seen per epoch.
-HANDWRITING_DIR = os.environ.get(handwriting.HANDWRITING_DIR_ENV)
+# times each real digit, and each real letter or symbol, of --handwriting-dir is seen per epoch
 REAL_DIGITS_REPEAT = 8
 REAL_NON_DIGITS_REPEAT = 1
 AUGMENTATIONS = {  # training.TrainConfig field: default, what it sets (mnist_cnn/learning/synthetic.py, redraw.py)
@@ -69,6 +67,9 @@ AUGMENTATIONS = {  # training.TrainConfig field: default, what it sets (mnist_cn
 
 log = logging.getLogger("train")
 Images = tuple[torch.Tensor, torch.Tensor]  # images and their labels
+Real = handwriting.Handwriting | None
+DATA_ERRORS = (bundle.BundleExistsError, bundle.BundleWriteError, MnistDataError, corrections.CorrectionsError)
+DATA_ERRORS += (handwriting.HandwritingError,)
 
 
 class Stop(Exception):
@@ -95,19 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--extra-data", metavar="REPO_OR_FOLDER", help="visitors' corrections to train on (a Hub dataset or a folder)")
     add("--extra-revision", help="branch, tag or commit of the --extra-data repo (default: main)")
     add("--extra-repeat", type=int, default=EXTRA_REPEAT, help="times each correction is seen per epoch")
-    add(
-        "--handwriting-dir",
-        type=Path,
-        default=HANDWRITING_DIR,
-        help=f"real handwriting to train on (${handwriting.HANDWRITING_DIR_ENV})",
-    )
+    add("--handwriting-dir", type=Path, help=f"real handwriting to train on (${handwriting.HANDWRITING_DIR_ENV})")
     add("--real-digits", type=int, default=REAL_DIGITS_REPEAT, help="times each real pen digit is seen per epoch")
-    add(
-        "--real-non-digits",
-        type=int,
-        default=REAL_NON_DIGITS_REPEAT,
-        help="times each real letter or symbol is seen per epoch",
-    )
+    add("--real-non-digits", type=int, default=REAL_NON_DIGITS_REPEAT, help="times each real non-digit is seen")
     add("--val-size", type=int, default=VALIDATION_SIZE, help="validation images held out of training")
     add("--limit-train", type=int, help="train on only this many images (smoke tests)")
     add("--limit-test", type=int, help="evaluate on only this many test images (smoke tests)")
@@ -119,10 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--space-url", help="URL of the demo Space, linked from the pushed model card")
     add("--no-progress", action="store_true", help="no progress bars (logs only)")
     args = parser.parse_args(argv)
-    if args.extra_repeat < 1:  # refused before anything is loaded or downloaded
-        parser.error(f"--extra-repeat must be at least 1, got {args.extra_repeat}")
-    if args.real_digits < 0 or args.real_non_digits < 0:
-        parser.error("--real-digits and --real-non-digits must be 0 (none) or more")
+    if args.extra_repeat < 1 or min(args.real_digits, args.real_non_digits) < 0:  # before anything is loaded
+        parser.error("--extra-repeat must be at least 1, --real-digits and --real-non-digits at least 0")
     return args
 
 
@@ -185,7 +174,7 @@ def run(args: argparse.Namespace, command: str) -> int:
     extra_data = {**extra.summary(), "repeat": args.extra_repeat} if extra else None
     device = training.describe_device(cfg.device)
     run = RunInfo(args.recipe, model_config, cfg, command, device, len(train[0]), len(val[0]), extra_data, sweep)
-    run.handwriting = handwriting_summary(real, args, cfg, len(train[0])) if real else None
+    run.handwriting = real.describe(training.generated_per_epoch(cfg, len(train[0]))) if real else None
     try:
         write_run_bundle(args.out, args.overwrite, model, result, evaluation, run, train, test[0], SAMPLE_PACK_SIZE)
     except bundle.BundleExistsError as err:
@@ -196,7 +185,8 @@ def run(args: argparse.Namespace, command: str) -> int:
         if not bundle_matches_model(args.out, evaluation.report.predictions, test[0], val):
             return 1
         print(f"\nTest accuracy {evaluation.report.summary()}, {result.summary()} -> {args.out}")
-        return push(args) or (130 if result.interrupted else 0)
+        pushed = push_after_training(args.out, args.push_to_hub, args.hub_private, args.hub_revision, args.space_url)
+        return pushed or (130 if result.interrupted else 0)
     except KeyboardInterrupt:
         log.error("Interrupted after the bundle was written to %s (not checked or pushed).", args.out)
         return 130
@@ -212,11 +202,9 @@ def device_for(name: str) -> str:
     return device
 
 
-def load_data(
-    args: argparse.Namespace,
-) -> tuple[Images, Images, Images, corrections.Corrections | None, handwriting.Handwriting | None]:
-    """Training (with real handwriting and the visitors' corrections, if asked), validation and test images,
-    each ``(x, y)``; the corrections and the real handwriting read."""
+def load_data(args: argparse.Namespace) -> tuple[Images, Images, Images, corrections.Corrections | None, Real]:
+    """Training (with real handwriting and visitors' corrections, if asked), validation and test images, each
+    ``(x, y)``; the corrections and the real handwriting read."""
     try:
         bundle.check_writable(args.out, args.overwrite)  # fail now, not after ten minutes of training
         bundle.check_room_for_bundle(args.out)
@@ -224,57 +212,19 @@ def load_data(
         train, val = split_train_validation(data.train_images, data.train_labels, args.val_size)
         if args.limit_train:
             train = (train[0][: args.limit_train], train[1][: args.limit_train])
-        real = load_handwriting(args)
+        asked = args.handwriting_dir, args.real_digits, args.real_non_digits
+        real = handwriting.read_for_training(*asked, progress=not args.no_progress)
         if real is not None:
-            train = handwriting.with_handwriting(train, real, args.real_digits, args.real_non_digits)
+            train = handwriting.with_handwriting(train, real)
         extra = corrections.load_corrections(args.extra_data, args.extra_revision) if args.extra_data else None
         if extra is not None:
             train = corrections.with_corrections(train, extra, args.extra_repeat)
-    except (
-        bundle.BundleExistsError,
-        bundle.BundleWriteError,
-        MnistDataError,
-        corrections.CorrectionsError,
-        handwriting.HandwritingError,
-    ) as err:
+    except DATA_ERRORS as err:
         log.error("%s", err)
         raise Stop(2) from err
     test = data.test_images[: args.limit_test], data.test_labels[: args.limit_test]
     log.info("train %d, validation %d, test %d images", len(train[0]), len(val[0]), len(test[0]))
     return train, val, test, extra, real
-
-
-def load_handwriting(args: argparse.Namespace) -> handwriting.Handwriting | None:
-    """The real handwriting asked for, or None (no folder, or neither kind is to be seen)."""
-    if not (args.real_digits or args.real_non_digits):
-        return None
-    if args.handwriting_dir is None:
-        log.warning(
-            "No --handwriting-dir (or $%s): training without real handwriting.", handwriting.HANDWRITING_DIR_ENV
-        )
-        return None
-    folders = (*handwriting.DIGIT_FOLDERS,) * bool(args.real_digits) + handwriting.NON_DIGIT_FOLDERS * bool(
-        args.real_non_digits
-    )
-    return handwriting.load_handwriting(args.handwriting_dir, folders, progress=not args.no_progress)
-
-
-def handwriting_summary(
-    real: handwriting.Handwriting, args: argparse.Namespace, cfg: training.TrainConfig, train_size: int
-) -> dict:
-    """What the run trained on of the real handwriting, for the metrics and the card: with the real
-    non-digits' share of all the non-digits an epoch sees (the rest are generated in each batch)."""
-    real_non_digits = len(real.of(handwriting.NON_DIGIT_FOLDERS)[0]) * args.real_non_digits
-    generated = round(cfg.negatives * cfg.batch_size) * (train_size // cfg.batch_size)
-    return dict(
-        source=str(args.handwriting_dir),
-        folders=real.summary(),
-        digits_repeat=args.real_digits,
-        non_digits_repeat=args.real_non_digits,
-        real_share_of_non_digits=real_non_digits / max(1, real_non_digits + generated),
-        digit_like_symbols_left_out=real.left_out_symbols,
-        duplicates_left_out=real.duplicates,
-    )
 
 
 def new_model(model_config: dict, seed: int) -> MnistCNN:
@@ -294,22 +244,6 @@ def sweep_learning_rates(models, train: Images, val: Images, cfg: training.Train
         print(f"  {lr:13g} | {100 * acc:.2f}%{'  <- best' if acc == max(sweep.values()) else ''}")
     log.info("Training with the best learning rate, %g", max(sweep, key=sweep.get))
     return sweep
-
-
-def push(args: argparse.Namespace) -> int:
-    """Push the bundle if asked: 0, or 3 when the push failed (the bundle is safe on disk)."""
-    if not args.push_to_hub:
-        return 0
-    try:
-        options = {"private": args.hub_private, "revision": args.hub_revision, "space_url": args.space_url}
-        url = push_bundle(args.out, args.push_to_hub, **options)
-    except HubPushError as err:
-        log.error("Push failed: %s", err)
-        command = f"python -m mnist_cnn push {args.out} {args.push_to_hub}"
-        log.error("The bundle is safe in %s; push it later with: %s", args.out, command)
-        return 3
-    print(f"Pushed to {url}")
-    return 0
 
 
 if __name__ == "__main__":

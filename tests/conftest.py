@@ -113,6 +113,14 @@ def scan_dev_dir() -> Path:
     return Path(os.environ.get("SCAN_DEV_DIR") or ROOT.parent / "shared" / "data" / "scan-dev")
 
 
+def handwriting_train_dir() -> Path:
+    """Real handwriting that training may use: $HANDWRITING_TRAIN_DIR when set, else
+    ../shared/data/handwriting-train; a test that needs it fails without it."""
+    folder = Path(os.environ.get("HANDWRITING_TRAIN_DIR") or ROOT.parent / "shared" / "data" / "handwriting-train")
+    assert folder.is_dir(), f"the real handwriting folder is missing at {folder}: put ../shared beside the repository"
+    return folder
+
+
 def free_port() -> int:
     """A port free a moment ago; another process may take it before it is used (RunningApp retries)."""
     import socket

@@ -128,7 +128,7 @@ def test_validation_split_is_fixed_and_disjoint():
     assert len(tx) == 900 and len(vx) == 100
     assert torch.equal(vx, vx2) and torch.equal(tx, tx2)
     assert not set(tx[:, 0, 0].tolist()) & set(vx[:, 0, 0].tolist())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="--val-size"):
         split_train_validation(images, labels, 1000)
 
 

@@ -1,7 +1,6 @@
 """Real handwriting as training input (mnist_cnn/learning/handwriting.py), on the real handwriting-train files."""
 
 import csv
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, handwriting_train_dir
 from mnist_cnn.classes import NOT_A_DIGIT
 from mnist_cnn.learning.handwriting import (
     DIGIT_FOLDERS,
@@ -30,17 +29,10 @@ from mnist_cnn.reading.sketch import sketch_to_mnist
 FOLDERS = (*DIGIT_FOLDERS, *NON_DIGIT_FOLDERS)
 
 
-def handwriting_dir() -> Path:
-    """$HANDWRITING_TRAIN_DIR when set, else ../shared/data/handwriting-train; a test fails without it."""
-    folder = Path(os.environ.get("HANDWRITING_TRAIN_DIR") or ROOT.parent / "shared" / "data" / "handwriting-train")
-    assert folder.is_dir(), f"the real handwriting folder is missing at {folder}: put ../shared beside the repository"
-    return folder
-
-
 def small_copy(target: Path, per_folder: int = 12) -> Path:
     """A few real files of each folder, with their manifest rows: writers both kept out and trained, and one
     digit-like symbol."""
-    source = handwriting_dir()
+    source = handwriting_train_dir()
     for folder in FOLDERS:
         with (source / folder / "manifest.csv").open(newline="") as f:
             reader = csv.DictReader(f)
@@ -60,7 +52,7 @@ def small_copy(target: Path, per_folder: int = 12) -> Path:
 def test_every_folder_splits_by_person_and_leaves_digit_like_symbols_out():
     """On the whole folder: every file is trained on, kept out or (a digit-like symbol) left out; no writer or
     drawer is on both sides; one writer in five of the pen folders and 4 of 20 drawers are kept out."""
-    root = handwriting_dir()
+    root = handwriting_train_dir()
     split = samples_to_train(root, FOLDERS)
     train, kept_out = split.train, split.kept_out
     for folder in FOLDERS:
@@ -112,7 +104,7 @@ def test_loaded_images_are_labelled_28x28_and_normalized_like_a_drawing(tmp_path
 def test_thin_symbols_are_redrawn_with_a_pen_of_the_asked_width():
     """A 1-bit mouse symbol (strokes ~2 px of 105) comes out as wide as the pen asked for, relative to its
     size."""
-    path = sorted((handwriting_dir() / "mouse_symbols").glob("*.png"))[0]
+    path = sorted((handwriting_train_dir() / "mouse_symbols").glob("*.png"))[0]
     widths = []
     for ratio in (0.05, 0.1, 0.2):
         ink = 1 - np.asarray(redraw_symbol(path, ratio), dtype=np.float32) / 255
@@ -133,11 +125,13 @@ def test_repeats_append_real_digits_and_non_digits_to_the_training_images(tmp_pa
     real = load_handwriting(small_copy(tmp_path / "hw"), progress=False)
     mnist = torch.zeros((50, 28, 28), dtype=torch.uint8), torch.arange(50) % 10
     digits, non_digits = len(real.of(DIGIT_FOLDERS)[0]), len(real.of(NON_DIGIT_FOLDERS)[0])
-    images, labels = with_handwriting(mnist, real, digit_repeat=3, non_digit_repeat=2)
+    real.digits_repeat, real.non_digits_repeat = 3, 2
+    images, labels = with_handwriting(mnist, real)
     assert len(images) == len(labels) == 50 + 3 * digits + 2 * non_digits
     assert (labels[50 : 50 + 3 * digits] < 10).all() and (labels[50 + 3 * digits :] == NOT_A_DIGIT).all()
     assert torch.equal(images[:50], mnist[0])
-    none = with_handwriting(mnist, real, 0, 0)
+    real.digits_repeat, real.non_digits_repeat = 0, 0
+    none = with_handwriting(mnist, real)
     assert torch.equal(none[0], mnist[0]) and torch.equal(none[1], mnist[1])
 
 
@@ -165,7 +159,7 @@ def test_a_missing_or_broken_folder_is_a_clear_error(tmp_path):
 
 
 def test_train_py_refuses_a_missing_handwriting_folder_before_training(tmp_path, mnist_folder):
-    command = [sys.executable, "train.py", "--recipe", "quick", "--data-dir", str(mnist_folder)]
+    command = [sys.executable, "train.py", "--recipe", "quick", "--data-dir", str(mnist_folder), "--val-size", "100"]
     command += ["--handwriting-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "b"), "--no-progress"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr

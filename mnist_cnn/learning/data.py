@@ -45,6 +45,10 @@ class MnistDataError(RuntimeError):
     """MNIST could not be found, downloaded or read; the message says what to do."""
 
 
+class ValidationSizeError(MnistDataError, ValueError):
+    """The validation split asked for does not fit the training images."""
+
+
 @dataclass
 class MnistTensors:
     """The whole of MNIST as uint8 images ``(N, 28, 28)`` and int64 labels ``(N,)``."""
@@ -146,7 +150,9 @@ def split_train_validation(
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """A fixed, seeded hold-out split: ``((train_x, train_y), (val_x, val_y))``."""
     if not 0 < validation_size < len(images):
-        raise ValueError(f"validation_size must be between 1 and {len(images) - 1}, got {validation_size}")
+        raise ValidationSizeError(
+            f"The validation split (--val-size) must be between 1 and {len(images) - 1} images, got {validation_size}."
+        )
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(VALIDATION_SPLIT_SEED))
     val_idx, train_idx = order[:validation_size], order[validation_size:]
     return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])

@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,6 +85,9 @@ class Handwriting:
     labels: torch.Tensor  # int64 (N,): digits and NOT_A_DIGIT
     folders: list[str]  # each image's folder
     kept_out: dict[str, list[Sample]] = field(default_factory=dict)
+    source: Path | None = None  # the folder read
+    digits_repeat: int = 1  # times each real digit is seen per epoch
+    non_digits_repeat: int = 1  # times each real non-digit is seen per epoch
     left_out_symbols: int = 0  # digit-like symbols, used neither to train nor to measure
     duplicates: int = 0  # files listed twice, read once
 
@@ -91,6 +95,20 @@ class Handwriting:
         """The images and labels of some folders."""
         chosen = torch.tensor([name in names for name in self.folders], dtype=torch.bool)
         return self.images[chosen], self.labels[chosen]
+
+    def describe(self, generated_per_epoch: int) -> dict[str, Any]:
+        """What a run trained on, for the metrics and the card: with the real non-digits' share of all the
+        non-digits an epoch sees (the rest, ``generated_per_epoch``, are generated in each batch)."""
+        real_non_digits = len(self.of(NON_DIGIT_FOLDERS)[0]) * self.non_digits_repeat
+        return dict(
+            source=str(self.source),
+            folders=self.summary(),
+            digits_repeat=self.digits_repeat,
+            non_digits_repeat=self.non_digits_repeat,
+            real_share_of_non_digits=real_non_digits / max(1, real_non_digits + generated_per_epoch),
+            digit_like_symbols_left_out=self.left_out_symbols,
+            duplicates_left_out=self.duplicates,
+        )
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Per folder: images trained on and files kept out."""
@@ -249,9 +267,26 @@ def load_handwriting(
         labels=torch.tensor(labels, dtype=torch.int64),
         folders=names,
         kept_out=split.kept_out,
+        source=root,
         left_out_symbols=split.digit_like,
         duplicates=split.duplicates,
     )
+
+
+def read_for_training(
+    folder: str | os.PathLike | None, digits_repeat: int, non_digits_repeat: int, progress: bool = True
+) -> Handwriting | None:
+    """The real handwriting a run asks for, or None: neither kind to be seen, or no folder (a warning)."""
+    if not (digits_repeat or non_digits_repeat):
+        return None
+    root = resolve_handwriting_dir(folder)
+    if root is None:
+        log.warning("No handwriting folder (--handwriting-dir or $%s): training without it.", HANDWRITING_DIR_ENV)
+        return None
+    folders = DIGIT_FOLDERS * bool(digits_repeat) + NON_DIGIT_FOLDERS * bool(non_digits_repeat)
+    real = load_handwriting(root, folders, progress)
+    real.digits_repeat, real.non_digits_repeat = digits_repeat, non_digits_repeat
+    return real
 
 
 def kept_out_inputs(samples: list[Sample]) -> Iterator[tuple[object, str]]:
@@ -261,23 +296,18 @@ def kept_out_inputs(samples: list[Sample]) -> Iterator[tuple[object, str]]:
         yield image, str(sample.label) if sample.label != NOT_A_DIGIT else sample.character
 
 
-def with_handwriting(
-    train: tuple[torch.Tensor, torch.Tensor],
-    handwriting: Handwriting,
-    digit_repeat: int,
-    non_digit_repeat: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training images with the real digits appended ``digit_repeat`` times and the real non-digits
-    ``non_digit_repeat`` times (0: not at all)."""
-    digits = handwriting.of(DIGIT_FOLDERS)
-    non_digits = handwriting.of(NON_DIGIT_FOLDERS)
-    images = [train[0], digits[0].repeat(digit_repeat, 1, 1), non_digits[0].repeat(non_digit_repeat, 1, 1)]
-    labels = [train[1], digits[1].repeat(digit_repeat), non_digits[1].repeat(non_digit_repeat)]
+def with_handwriting(train: tuple[torch.Tensor, torch.Tensor], real: Handwriting) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training images with the real digits appended ``real.digits_repeat`` times and the real non-digits
+    ``real.non_digits_repeat`` times (0: not at all)."""
+    digits, non_digits = real.of(DIGIT_FOLDERS), real.of(NON_DIGIT_FOLDERS)
+    repeats = real.digits_repeat, real.non_digits_repeat
+    images = [train[0], digits[0].repeat(repeats[0], 1, 1), non_digits[0].repeat(repeats[1], 1, 1)]
+    labels = [train[1], digits[1].repeat(repeats[0]), non_digits[1].repeat(repeats[1])]
     log.info(
         "Training on %d real digits x%d and %d real non-digits x%d",
         len(digits[0]),
-        digit_repeat,
+        repeats[0],
         len(non_digits[0]),
-        non_digit_repeat,
+        repeats[1],
     )
     return torch.cat(images), torch.cat(labels)

@@ -101,6 +101,25 @@ def push_bundle(
     return f"{url}/tree/{revision}" if revision else url
 
 
+def push_after_training(
+    folder: Path, repo_id: str | None, private: bool, revision: str | None, space_url: str | None
+) -> int:
+    """train.py's push, if ``repo_id`` is given: 0, or 3 when it failed (the bundle is safe on disk, and the
+    log says how to push it later)."""
+    if not repo_id:
+        return 0
+    try:
+        url = push_bundle(folder, repo_id, private=private, revision=revision, space_url=space_url)
+    except HubPushError as err:
+        log.error("Push failed: %s", err)
+        log.error(
+            "The bundle is safe in %s; push it later with: python -m mnist_cnn push %s %s", folder, folder, repo_id
+        )
+        return 3
+    print(f"Pushed to {url}")
+    return 0
+
+
 def onnx_for_older_bundle(folder: Path) -> Path:
     """A bundle written before bundles held ``model.onnx``: export it from the weights (into a temporary
     folder: the bundle itself is left as it is) and check it on the bundle's test samples."""

@@ -189,6 +189,11 @@ def negatives_per_batch(model: nn.Module, cfg: TrainConfig) -> int:
     return round(cfg.negatives * cfg.batch_size) if cfg.negatives > 0 and model_outputs(model) > NOT_A_DIGIT else 0
 
 
+def generated_per_epoch(cfg: TrainConfig, train_size: int) -> int:
+    """Generated non-digits one epoch of ``train_size`` images sees (for an 11-output model)."""
+    return round(cfg.negatives * cfg.batch_size) * (train_size // cfg.batch_size) if cfg.negatives > 0 else 0
+
+
 def make_optimizer(
     model: nn.Module,
     cfg: TrainConfig,

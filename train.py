@@ -53,7 +53,7 @@ DEV_DIR_ENV = "PEN_DEV_DIR"  # folders of real handwriting, never trained on (se
 DEV_DIRS = [Path(p) for p in os.environ.get(DEV_DIR_ENV, "").split(os.pathsep) if p]
 EXTRA_REPEAT = 1  # times each visitor's correction is seen per epoch
 # times each real digit, and each real letter or symbol, of --handwriting-dir is seen per epoch
-REAL_DIGITS_REPEAT = 8
+REAL_DIGITS_REPEAT = 16
 REAL_NON_DIGITS_REPEAT = 1
 AUGMENTATIONS = {  # training.TrainConfig field: default, what it sets (mnist_cnn/learning/synthetic.py, redraw.py)
     "style_strokes": (0.35, "share of 0s, 1s and 7s given a slash, a flag or a bar"),

@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Ctrl-C must stop training cleanly even when started from a shell that ignores SIGINT (nohup, &);
     # SIGTERM (a scheduler, `docker stop`, `kill`) stops it the same way: the best weights are saved.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, training.stop_requested)
+    signal.signal(signal.SIGTERM, training.stop_requested)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("onnxscript").setLevel(logging.WARNING)  # the ONNX exporter's every optimisation pass
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # huggingface_hub's every request (--extra-data)

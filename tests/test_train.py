@@ -369,3 +369,28 @@ def test_an_onnx_file_that_differs_from_the_weights_is_reported(tmp_path, mnist_
     assert code == 1
     assert f"{out / 'model.onnx'} disagrees with the weights: DIFFERENT predictions" in caplog.text
     assert "Do not use it." in caplog.text
+
+
+def test_a_stop_that_python_swallows_in_a_finalizer_still_stops_training():
+    """A Ctrl-C that lands in some object's __del__ (tqdm's, in a real run) is printed and dropped by Python;
+    the flag the signal handler sets still stops fit() at its next step, keeping the best weights so far."""
+    from mnist_cnn.learning import training
+
+    class Finalized:
+        def __del__(self):
+            training.stop_requested(signal.SIGINT, None)
+
+    def stop_inside_a_finalizer(record):
+        if record.epoch == 1:
+            Finalized()  # collected at once: the KeyboardInterrupt is raised in __del__ and ignored
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (256, 28, 28), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, 10, (256,), generator=generator)
+    cfg = training.TrainConfig(epochs=4, batch_size=64, ema_decay=0)
+    model = MnistCNN(channels=[4, 8, 16], dropout=0.0, num_classes=11)
+    try:
+        result = training.fit(model, (images, labels), (images[:64], labels[:64]), cfg, False, stop_inside_a_finalizer)
+    finally:
+        training.STOP.clear()
+    assert result.interrupted and len(result.history) == 1 and result.best_epoch == 1

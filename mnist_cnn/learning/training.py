@@ -7,6 +7,7 @@ import logging
 import math
 import platform
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -78,6 +79,17 @@ class FitResult:
 
     def summary(self) -> str:
         return f"best epoch {self.best_epoch}/{len(self.history)}, {self.train_seconds:.0f} s of training"
+
+
+# Set by a stop signal. The KeyboardInterrupt the handler raises can land in a finalizer (a tqdm bar's
+# __del__), where Python prints it and carries on; the loop then stops at its next step all the same.
+STOP = threading.Event()
+
+
+def stop_requested(signum: int, frame) -> None:
+    """Signal handler for Ctrl-C and SIGTERM: stop training (at once, else after the current batch)."""
+    STOP.set()
+    raise KeyboardInterrupt
 
 
 def seed_everything(seed: int) -> None:
@@ -286,6 +298,8 @@ def train_one_epoch(
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
     for step in bar:
+        if STOP.is_set():
+            raise KeyboardInterrupt
         idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
         distances = batches.distances[idx] if batches.distances is not None else None
         x, y = training_batch(

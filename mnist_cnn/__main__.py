@@ -2,6 +2,7 @@
 
 python -m mnist_cnn push BUNDLE_DIR REPO_ID     publish a bundle to the Hugging Face Hub
 python -m mnist_cnn onnx BUNDLE_DIR             add model.onnx to a bundle written before bundles had one
+python -m mnist_cnn examples BUNDLE_DIR         add the network view's dataset examples to a bundle
 python -m mnist_cnn predict IMAGE...            predict digits in image files, one JSON line each
 python -m mnist_cnn predict --number IMAGE...   read numbers of several digits, one JSON line each
 """
@@ -14,7 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .bundle import ONNX_FILE, BundleLoadError
+from .bundle import EXAMPLES_IMAGE_FILE, EXAMPLES_JSON_FILE, ONNX_FILE, BundleLoadError, load_bundle_folder
 from .hub import load_model_source
 from .reading.number import read_number
 from .reading.predict import Predictor
@@ -45,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     onnx.add_argument("bundle_dir", help="bundle folder written by train.py")
     onnx.add_argument("--overwrite", action="store_true", help="replace an existing model.onnx")
+    examples = commands.add_parser(
+        "examples",
+        help="write the network view's dataset examples into a bundle",
+        description="For every channel of every stage, find the MNIST test images that excite it most and write "
+        "them into BUNDLE_DIR (dataset_examples.json and .png), as train.py does. Existing ones are kept unless "
+        "--overwrite is given.",
+    )
+    examples.add_argument("bundle_dir", help="bundle folder written by train.py")
+    examples.add_argument("--data-dir", help="folder with the MNIST IDX files (default: download them)")
+    examples.add_argument("--data-root", default="data", help="where torchvision keeps MNIST (default: data)")
+    examples.add_argument("--overwrite", action="store_true", help="replace existing dataset examples")
     predict = commands.add_parser(
         "predict",
         help="predict the digit in image files",
@@ -77,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         return push(args)
     if args.command == "onnx":
         return add_onnx(Path(args.bundle_dir), args.overwrite)
+    if args.command == "examples":
+        return add_examples(Path(args.bundle_dir), args)
     predictor = Predictor.from_bundle(load_model_source(args.model, args.revision))
     for path in args.images:
         line = number_reading(predictor, path) if args.number else digit_reading(predictor, path)
@@ -127,6 +141,24 @@ def add_onnx(folder: Path, overwrite: bool) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"Wrote {target}: {check.summary()}")
+    return 0
+
+
+def add_examples(folder: Path, args: argparse.Namespace) -> int:
+    from .learning.data import MnistDataError, load_mnist  # training's side
+    from .learning.dataset_examples import write_dataset_examples
+
+    if (folder / EXAMPLES_JSON_FILE).exists() and not args.overwrite:
+        print(f"error: {folder / EXAMPLES_JSON_FILE} already exists; pass --overwrite to replace it.", file=sys.stderr)
+        return 2
+    try:
+        bundle = load_bundle_folder(folder)
+        data = load_mnist(args.data_root, args.data_dir)
+        write_dataset_examples(folder, bundle.model, data.test_images, data.test_labels, progress=True)
+    except (BundleLoadError, MnistDataError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"Wrote {folder / EXAMPLES_JSON_FILE} and {folder / EXAMPLES_IMAGE_FILE}")
     return 0
 
 

@@ -34,6 +34,9 @@ SAMPLES_FILE = "samples.safetensors"
 CARD_FILE = "README.md"
 ONNX_FILE = "model.onnx"  # the same weights for onnxruntime and the browser (mnist_cnn.learning.onnx_export)
 EXPLAIN_ONNX_FILE = "explain.onnx"  # Integrated Gradients for the browser (mnist_cnn.reading.explain_graph)
+# what excites each channel, for the network view (mnist_cnn.learning.dataset_examples)
+EXAMPLES_JSON_FILE = "dataset_examples.json"
+EXAMPLES_IMAGE_FILE = "dataset_examples.png"
 CALIBRATION_FILE = "calibration.json"  # temperature and abstention threshold, fitted after training
 RELIABILITY_PLOT = "reliability.png"
 PLOT_FILES = (

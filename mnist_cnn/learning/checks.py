@@ -1,5 +1,5 @@
 """Checks on a written bundle before it is used or pushed: loaded strictly from disk, its weights and its
-``model.onnx`` must read the test set as the trained model did, and its ``explain.onnx`` must explain as
+``model.onnx`` must read the test set as the trained model did (every stage as torch's hooks see it), and its ``explain.onnx`` must explain as
 captum does with those weights."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def onnx_matches_weights(path: Path, model: MnistCNN, test_images: torch.Tensor)
     except OnnxCheckError as err:
         log.error("%s Do not use it.", err)
         return False
-    if not check.passed:
+    if not check.passed or not check.has_stages:
         log.error("%s disagrees with the weights: %s. Do not use it.", path, check.summary())
         return False
     log.info("%s run by onnxruntime: %s", path, check.summary())

@@ -23,6 +23,7 @@ from mnist_cnn.model import MnistCNN
 from mnist_cnn.reading.explain_graph import export_explain_graph
 
 from .card import build_model_card
+from .dataset_examples import write_dataset_examples
 from .evaluation import build_sample_pack
 from .metrics import Evaluation, RunInfo
 from .onnx_export import export_onnx
@@ -42,8 +43,8 @@ def write_run_bundle(
     sample_pack_size: int,
 ) -> None:
     """Write the bundle into ``out``, whole or not at all (staged beside it, then moved in place): the
-    weights and config, ``model.onnx`` and ``explain.onnx``, the calibration, metrics and history, the app's
-    sample pack, the figures and the model card. Raises BundleExistsError when ``out`` has files and not
+    weights and config, ``model.onnx`` (with every stage) and ``explain.onnx``, the network view's dataset
+    examples, the calibration, metrics and history, the app's sample pack, the figures and the model card. Raises BundleExistsError when ``out`` has files and not
     ``overwrite``."""
     metrics = evaluation.metrics(result, run)
     report, seed = evaluation.report, run.cfg.seed
@@ -51,6 +52,7 @@ def write_run_bundle(
         model.save_pretrained(folder)  # model.safetensors + config.json
         export_onnx(model, folder / ONNX_FILE)  # the same weights for onnxruntime and the browser
         export_explain_graph(model, folder / EXPLAIN_ONNX_FILE)  # "why this digit", in the browser
+        write_dataset_examples(folder, model, test_images, torch.from_numpy(report.labels))
         write_json(folder / CALIBRATION_FILE, evaluation.calibration(run.validation_size))
         write_json(folder / METRICS_FILE, metrics)
         write_json(folder / HISTORY_FILE, history := result.history_dict())

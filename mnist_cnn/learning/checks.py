@@ -1,6 +1,6 @@
 """Checks on a written bundle before it is used or pushed: loaded strictly from disk, its weights and its
-``model.onnx`` must read the test set as the trained model did (every stage as torch's hooks see it), and its ``explain.onnx`` must explain as
-captum does with those weights."""
+``model.onnx`` must read the test set as the trained model did (every stage as torch's hooks see it), and
+its ``explain.onnx`` must explain as captum does with those weights."""
 
 from __future__ import annotations
 

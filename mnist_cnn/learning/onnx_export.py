@@ -111,13 +111,13 @@ def check_onnx(path: str | os.PathLike, model: nn.Module, images: torch.Tensor) 
             got, *stages = session.run([OUTPUT_NAME, *names], {INPUT_NAME: batch.numpy()})
         except Exception as err:
             raise OnnxCheckError(f"{path}: onnxruntime could not run it ({str(err).splitlines()[0]}).") from err
-        for name, value in zip([OUTPUT_NAME, *names], [got, *stages]):
+        for name, value in zip([OUTPUT_NAME, *names], [got, *stages], strict=True):
             if value.shape != expected[name].shape:
                 shape = tuple(expected[name].shape)
                 raise OnnxCheckError(f"{path}: {name} of shape {value.shape}, the weights give {shape}.")
         logits = expected[OUTPUT_NAME].numpy()
         worst = max(worst, float(np.abs(got - logits).max()))
-        for name, value in zip(names, stages):
+        for name, value in zip(names, stages, strict=True):
             worst_stage = max(worst_stage, float(np.abs(value - expected[name].numpy()).max()))
         same = same and bool((got.argmax(axis=1) == logits.argmax(axis=1)).all())
     return OnnxCheck(len(images), worst, same, tuple(names), worst_stage, missing)

@@ -44,8 +44,8 @@ def write_run_bundle(
 ) -> None:
     """Write the bundle into ``out``, whole or not at all (staged beside it, then moved in place): the
     weights and config, ``model.onnx`` (with every stage) and ``explain.onnx``, the network view's dataset
-    examples, the calibration, metrics and history, the app's sample pack, the figures and the model card. Raises BundleExistsError when ``out`` has files and not
-    ``overwrite``."""
+    examples, the calibration, metrics and history, the app's sample pack, the figures and the model card.
+    Raises BundleExistsError when ``out`` has files and not ``overwrite``."""
     metrics = evaluation.metrics(result, run)
     report, seed = evaluation.report, run.cfg.seed
     with staged_bundle(out, overwrite) as folder:

@@ -11,12 +11,20 @@ export default [
     languageOptions: { sourceType: "module", globals: globals.browser },
   },
   {
-    // gr.HTML's js_on_load bodies (pad.js, buttons.js) and the event functions (apply_result.js,
-    // show_live.js): scripts, with the component's element, props and trigger
+    // gr.HTML's js_on_load bodies (pad.js, network.js, buttons.js) and the event functions (apply_result.js,
+    // show_live.js): scripts, with the component's element, props and trigger, and appRoot (app_root.js,
+    // which Python puts in front of the widgets that load files)
     files: ["mnist_cnn/**/*.js"],
     languageOptions: {
       sourceType: "script",
-      globals: { ...globals.browser, element: "readonly", props: "writable", trigger: "readonly", watch: "readonly" },
+      globals: {
+        ...globals.browser,
+        element: "readonly",
+        props: "writable",
+        trigger: "readonly",
+        watch: "readonly",
+        appRoot: "readonly",
+      },
     },
   },
   {

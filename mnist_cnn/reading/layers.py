@@ -3,8 +3,9 @@ block's output after its ReLU (``conv1`` ... ``conv5``), each max-pool (``pool1`
 one the final 3x3 maps), then the outputs.
 
 The names come from the model's own ``features``, in order, so a model with other channels gets the same
-view. ``stage_activations`` reads them with forward hooks; ``WithStages`` returns them beside the logits,
-for ``model.onnx`` (``mnist_cnn.learning.onnx_export``), where each is an output of the same name.
+view. ``stage_activations`` reads them with forward hooks (the checks' reference); ``WithStages`` returns
+them beside the logits, for ``model.onnx`` (``mnist_cnn.learning.onnx_export``), where each is an output of
+the same name, and for the server (``stages_of``).
 ``encode_stages`` packs them for the page when the server reads the drawing (the view's fallback): its twin
 in JavaScript is ``decodeStages`` in ``browser/network_data.mjs``.
 """
@@ -85,6 +86,14 @@ class WithStages(nn.Module):
             if id(module) in self.kept:
                 stages.append(x)
         return (self.model.classifier(x), *stages)
+
+
+@torch.inference_mode()
+def stages_of(model: MnistCNN, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``stage_activations`` without hooks, through ``WithStages``: safe while other threads run the same
+    model (a hook would see their images too). The app's server uses it."""
+    logits, *stages = WithStages(model)(images)
+    return {INPUT_STAGE: images, **dict(zip(stage_names(model), stages, strict=True)), LOGITS: logits}
 
 
 def encode_stages(stages: dict[str, torch.Tensor | np.ndarray]) -> dict[str, dict]:

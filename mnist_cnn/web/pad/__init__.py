@@ -42,6 +42,7 @@ def event_function(name: str) -> str:
 
 
 APPLY_RESULT_JS = event_function("apply_result.js")
+APP_ROOT_JS = f"const appRoot = {event_function('app_root.js')};\n"  # put in front of widgets that load files
 SHOW_LIVE_JS = event_function("show_live.js")
 EXPLAIN_DIGIT_JS = event_function("explain_digit.js")
 PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
@@ -54,7 +55,7 @@ def drawing_pad(reader: dict[str, Any] | None, **kwargs: Any) -> gr.HTML:
         value=None,
         html_template=(HERE / "pad.html").read_text(),
         css_template=(HERE / "pad.css").read_text(),
-        js_on_load=(HERE / "pad.js").read_text(),
+        js_on_load=APP_ROOT_JS + (HERE / "pad.js").read_text(),
         apply_default_css=False,
         reader=reader,
         **kwargs,

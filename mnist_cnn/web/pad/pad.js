@@ -16,6 +16,10 @@
 //   a second while the pen moves, as the "submit" event; the app listens with trigger_mode="always_last",
 //   so while one frame is being read only the newest waiting frame is kept. Its answer, with the number
 //   and the explanation, is the final word.
+// The network view (#network-view, mnist_cnn/web/network) shows every stage of the same run: while it is
+// visible (its data-visible), the browser's readings ask model.onnx for the stages too, and each is
+// announced by a "pad-stages" window event ({stages, probabilities, final}, or {encoded, final} from the
+// server, which sends them with its answer to a final frame when the frame asks for them).
 // `data-engine` on #drawing-pad says which one reads, `data-explainer` whether the page explains ("browser")
 // or the server does, `data-answers` counts the answers shown. Each final drawing (sent to the server, or
 // answered here) is announced by a "pad-frame" DOM event on #drawing-pad, for the feedback buttons, which
@@ -161,13 +165,26 @@ function newFrame() {
   holder.dispatchEvent(new CustomEvent("pad-frame", { bubbles: true, detail: { seq, empty: image === null } }));
 }
 
-// A frame for the server to read (the "submit" event).
-function sendFrame() {
+// Whether the network view is on screen: only then are the stages asked for.
+function networkVisible() {
+  const root = element.getRootNode();
+  const view = root.getElementById?.("network-view") ?? document.getElementById("network-view");
+  return view?.dataset.visible === "true";
+}
+
+// The stages of a reading, for the network view (null: the pad is empty).
+function announceStages(detail) {
+  window.dispatchEvent(new CustomEvent("pad-stages", { detail: { pad: padId, ...detail } }));
+}
+
+// A frame for the server to read (the "submit" event). `final`: the ink as the pen left it (pen-up, Undo,
+// Clear), whose answer brings the network view's stages when the view is on screen.
+function sendFrame(final = false) {
   clearTimeout(timer);
   timer = null;
   lastSent = performance.now();
   newFrame(); // the server's answer will replace what the browser showed
-  props.value = { image, seq, floor, pad: padId };
+  props.value = { image, seq, floor, pad: padId, ...(final === true && { final: true, layers: networkVisible() }) };
   trigger("submit");
 }
 
@@ -182,16 +199,19 @@ async function answerInBrowser() {
   drawing.width = drawing.height = SIZE;
   drawing.getContext("2d").drawImage(frame, 0, 0);
   let answer;
+  const rgba = frameContext.getImageData(0, 0, SIZE, SIZE).data;
+  const withStages = networkVisible();
   try {
-    answer = await reader.readFinal(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, drawing);
+    answer = await reader.readFinal(rgba, SIZE, SIZE, drawing, withStages);
   } catch (error) {
     console.warn("The in-browser reader failed; the server reads the drawing from now on.", error);
     setEngine("server");
-    sendFrame();
+    sendFrame(true);
     return;
   }
   if (version !== inkVersion || active) return; // the ink changed: its own answer follows
   final = answer;
+  if (withStages) announceStages({ ...(answer.network ?? { stages: null }), final: true }); // null: empty
   const why = answer.explain
     ? {}
     : { why_image: null, why_text: answer.number ? reader.settings.messages.explain_number : "" };
@@ -277,7 +297,7 @@ async function readInBrowser() {
   const started = performance.now();
   try {
     const answer = renderFrame()
-      ? await reader.read(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE)
+      ? await reader.read(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, networkVisible())
       : null;
     performance.measure("pad-read", { start: started }); // in the browser's performance timeline
     if (answer && version === inkVersion && active) {
@@ -298,6 +318,7 @@ async function readInBrowser() {
       props.value = { image, seq, floor, pad: padId, live };
       trigger("input");
       countAnswer();
+      if (answer.network) announceStages({ ...answer.network, final: false });
     }
   } catch (error) {
     console.warn("The in-browser reader failed; the server reads the drawing from now on.", error);
@@ -316,7 +337,7 @@ function erase(how) {
   floor = seq + 1; // drop any answer still on its way for the ink just removed
   redraw();
   if (engine === "browser") answerInBrowser();
-  else sendFrame();
+  else sendFrame(true);
 }
 
 function toPad(event) {
@@ -358,7 +379,7 @@ function endStroke(event) {
   inkVersion += 1; // a live reading still running is not shown: the final answer follows
   redraw();
   if (engine === "browser") answerInBrowser();
-  else sendFrame(); // the answer for the finished stroke, at once
+  else sendFrame(true); // the answer for the finished stroke, at once
 }
 board.addEventListener("pointerup", endStroke);
 board.addEventListener("pointercancel", endStroke);
@@ -385,12 +406,26 @@ function onKey(event) {
 }
 document.addEventListener("keydown", onKey);
 
-// Answers from the server, applied by apply_result.js, are counted too.
+// Answers from the server, applied by apply_result.js, are counted too; their stages go to the network view.
 function onServerAnswer(event) {
   if (!element.isConnected) window.removeEventListener("pad-answer", onServerAnswer);
-  else if (event.detail.pad === padId) countAnswer();
+  else if (event.detail.pad === padId) {
+    countAnswer();
+    if (event.detail.layers !== undefined) announceStages({ encoded: event.detail.layers, final: true });
+  }
 }
 window.addEventListener("pad-answer", onServerAnswer);
+
+// The network view came into sight (its "network-visible" event): it gets the stages of the ink as it is.
+async function onNetworkVisible() {
+  if (!element.isConnected) window.removeEventListener("network-visible", onNetworkVisible);
+  else if (engine === "browser" && !active) {
+    const drawn = renderFrame();
+    const answer = drawn ? await reader.read(frameContext.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, true) : null;
+    if (!active) announceStages({ ...(answer?.network ?? { stages: null }), final: true });
+  }
+}
+window.addEventListener("network-visible", onNetworkVisible);
 
 // "Explain which digit" changed (explain_digit.js): explain again, here or on the server.
 function onExplainDigit(event) {
@@ -403,20 +438,12 @@ function onExplainDigit(event) {
 }
 window.addEventListener("pad-explain", onExplainDigit);
 
-// The app's root URL, which the reader's files are relative to: the <gradio-app> element's src when the
-// app is embedded in another page, else the page's own.
-function appRoot() {
-  const embed = element.closest("gradio-app") ?? element.getRootNode().host?.closest?.("gradio-app");
-  const root = embed?.getAttribute("src") || window.gradio_config?.root || window.location.href;
-  return new URL(root.endsWith("/") ? root : root + "/", window.location.href);
-}
-
 // The reader loads once the page is interactive, without holding up anything else on it.
 async function loadReader(settings) {
   if (!settings || typeof WebAssembly !== "object") return;
   try {
     performance.mark("pad-reader-requested");
-    const base = appRoot();
+    const base = appRoot(element);
     const module = await import(new URL(settings.module, base).href);
     reader = await module.Reader.load(settings, base);
     pictureCanvas = module.pictureCanvas;
@@ -428,7 +455,9 @@ async function loadReader(settings) {
   }
   if (settings.explain) {
     // a pen-up meanwhile waits for it rather than asking the server
-    explainerLoading = new Promise((resolve) => whenIdle(() => loadExplainer(settings, appRoot()).then(resolve)));
+    explainerLoading = new Promise((resolve) =>
+      whenIdle(() => loadExplainer(settings, appRoot(element)).then(resolve)),
+    );
   }
 }
 

@@ -9,6 +9,10 @@ relative imports resolve and a browser never mixes an old module with a new one.
 The runtime is what ``scripts/web_runtime.sh`` put in ``runtime/`` (git-ignored). Without the runtime or
 without ``model.onnx`` there is no reader, and the pad sends its frames to the server as before.
 
+The network view (``mnist_cnn.web.network``) shows every stage of the same run: ``model.onnx`` gives them
+as outputs (exported with them when the app starts, for a bundle written before), and the bundle's dataset
+examples are served here too, fetched only when a map is opened.
+
 "Why this digit" runs in the browser too: the bundle's ``explain.onnx`` (``mnist_cnn.reading.explain_graph``;
 exported when the app starts for a bundle written before bundles held it) in a Web Worker
 (``explainer.mjs``, ``explain_worker.mjs``), drawn by ``explain.mjs``. Without it the server explains.
@@ -28,10 +32,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mnist_cnn.bundle import SAMPLES_FILE, LoadedBundle, load_sample_pack
+from mnist_cnn.bundle import EXAMPLES_IMAGE_FILE, EXAMPLES_JSON_FILE, SAMPLES_FILE, LoadedBundle, load_sample_pack
 from mnist_cnn.classes import NOT_A_DIGIT_LABEL, class_layout
 from mnist_cnn.reading import explain, number, sketch
 from mnist_cnn.reading.explain_graph import EXPLAIN_ONNX_FILE, ExplainGraphError, exported_graph_copy, quadrature
+from mnist_cnn.reading.layers import stage_names, stage_shapes
 from mnist_cnn.reading.predict import EMPTY_MESSAGE, UNSURE_MESSAGE, Predictor
 
 log = logging.getLogger(__name__)
@@ -95,6 +100,7 @@ class ReaderSettings:
     number: dict[str, float]
     classes: dict[str, Any]  # the model's outputs: mnist_cnn.classes
     explain: dict[str, Any] | None  # the explanation's worker, graph, quadrature and overlay (None: the server's)
+    stages: list[str]  # the inner stages model.onnx gives, for the network view (none: the server sends them)
 
 
 class PadReader:
@@ -109,7 +115,12 @@ class PadReader:
         explain_file = bundle.explain_onnx_file
         if explain_file is None and bundle.onnx_file is not None:
             explain_file = graph_for_older_bundle(bundle)
-        return cls(bundle.onnx_file, Predictor.from_bundle(bundle), runtime_dir, explain_file)
+        model_file = bundle.onnx_file
+        if model_file is not None and not set(stage_names(bundle.model)) <= set(onnx_outputs(model_file)):
+            model_file = stages_for_older_bundle(bundle) or model_file
+        examples = [bundle.folder / name for name in (EXAMPLES_JSON_FILE, EXAMPLES_IMAGE_FILE)]
+        examples_files = tuple(examples) if all(path.is_file() for path in examples) else None
+        return cls(model_file, Predictor.from_bundle(bundle), runtime_dir, explain_file, examples_files)
 
     def __init__(
         self,
@@ -117,6 +128,7 @@ class PadReader:
         predictor: Predictor,
         runtime_dir: Path = RUNTIME_DIR,
         explain_file: Path | None = None,
+        examples_files: tuple[Path, Path] | None = None,
     ):
         year = "public, max-age=31536000, immutable"  # the URL changes with the content
         folder = modules_folder()  # hashed once: the modules do not change while the app runs
@@ -135,6 +147,11 @@ class PadReader:
             self.files[MODEL_NAME] = ServedFile(MODEL_NAME, model_file, binary, year)
         if explain_file is not None:
             self.files[EXPLAIN_ONNX_FILE] = ServedFile(EXPLAIN_ONNX_FILE, explain_file, binary, year)
+        if examples_files is not None:
+            json_file, image_file = examples_files
+            self.files[EXAMPLES_JSON_FILE] = ServedFile(EXAMPLES_JSON_FILE, json_file, "application/json", year)
+            self.files[EXAMPLES_IMAGE_FILE] = ServedFile(EXAMPLES_IMAGE_FILE, image_file, "image/png", year)
+        self.model_stages = [] if model_file is None else onnx_outputs(model_file)
         self.predictor = predictor
         self.missing = [] if model_file is not None else [f"the bundle's {MODEL_NAME}"]
         self.missing += [name for name, served in self.files.items() if not served.path.is_file()]
@@ -158,8 +175,20 @@ class PadReader:
                 model=self.files[MODEL_NAME].url,
                 **reading_settings(self.predictor),
                 explain=None if explain_file is None else explain_settings(self.modules_url, explain_file.url),
+                stages=[name for name in stage_names(self.predictor.model) if name in self.model_stages],
             )
         )
+
+    def network_settings(self) -> dict[str, Any]:
+        """The network view's settings: its module, every stage's shape, the outputs' labels and the dataset
+        examples' files (None when the bundle has none). The view is there whichever engine reads."""
+        examples = self.files.get(EXAMPLES_JSON_FILE), self.files.get(EXAMPLES_IMAGE_FILE)
+        return {
+            "module": f"{self.modules_url}/network_view.mjs",
+            "shapes": stage_shapes(self.predictor.model),
+            "labels": class_layout()["labels"],
+            "examples": None if None in examples else {"data": examples[0].url, "image": examples[1].url},
+        }
 
     def routes(self) -> list[BaseRoute]:
         """One GET route per file (HEAD too), answering 404 when the file is not there."""
@@ -261,6 +290,32 @@ def explain_settings(modules_url: str, graph_url: str) -> dict[str, Any]:
         "for_rgb": explain.FOR_RGB.tolist(),
         "against_rgb": explain.AGAINST_RGB.tolist(),
     }
+
+
+def onnx_outputs(path: Path) -> list[str]:
+    """The names of an ONNX file's outputs (none when it cannot be read: the reader then fails to load, and
+    the pad reads on the server)."""
+    import onnx  # here: only the app's start needs it
+
+    try:
+        return [output.name for output in onnx.load(str(path), load_external_data=False).graph.output]
+    except Exception as err:  # protobuf's DecodeError and onnx's own errors: a corrupt file is a message
+        log.warning("%s could not be read (%s)", path, err)
+        return []
+
+
+def stages_for_older_bundle(bundle: LoadedBundle) -> Path | None:
+    """A bundle written before ``model.onnx`` gave the network's stages: export it again with them, into a
+    temporary folder (the bundle is left as it is), checked against the weights. None (the old file is used,
+    and the server sends the stages) when that fails."""
+    from mnist_cnn.learning.onnx_export import OnnxCheckError, exported_copy  # the exporter and its check
+
+    log.info("%s's %s has no stages for the network view: exporting it again", bundle.source, MODEL_NAME)
+    try:
+        return exported_copy(bundle.folder)
+    except (OnnxCheckError, OSError, ValueError, RuntimeError) as err:
+        log.warning("The network view's stages come from the server: exporting %s failed (%s)", MODEL_NAME, err)
+        return None
 
 
 def graph_for_older_bundle(bundle: LoadedBundle) -> Path | None:

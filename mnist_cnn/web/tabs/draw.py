@@ -21,6 +21,7 @@ from mnist_cnn.reading.predict import EMPTY_MESSAGE, Predictor
 from mnist_cnn.reading.sketch import SketchError
 from mnist_cnn.web.feedback.guard import CorrectionGuard
 from mnist_cnn.web.feedback.store import FeedbackStore
+from mnist_cnn.web.network import network_view, server_stages, wants_stages
 from mnist_cnn.web.pad import APPLY_RESULT_JS, EXPLAIN_DIGIT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
 from mnist_cnn.web.pad.reader import EXPLAIN_NUMBER_MESSAGE
 from mnist_cnn.web.serving import ServingLimits
@@ -57,8 +58,11 @@ class DrawHandlers:
         except SketchError as err:
             return {"seq": -1, "label": {}, "image": None, "status": f"**{err}**"}
         single, number = read_digit_or_number(self.predictor, image)
+        # the network view's stages, for a final frame that asks for them (the browser makes its own)
+        layers = {"layers": server_stages(self.predictor, single)} if wants_stages(frame) else {}
         if number is not None:  # a number: each digit's box and reading
             return {
+                **layers,
                 "seq": seq,
                 "label": number_label(number),
                 "image": data_image(to_uint8(fields_side_by_side(number))),
@@ -68,6 +72,7 @@ class DrawHandlers:
         confidences, model_input, markdown = outputs(single)  # one digit: as it always was
         label_data = self.label.postprocess(confidences)
         return {
+            **layers,
             "seq": seq,
             "label": label_data.model_dump() if label_data else {},
             "image": None if model_input is None else data_image(model_input),
@@ -111,10 +116,11 @@ def build(
     reader: dict[str, Any] | None,
     store: FeedbackStore,
     guard: CorrectionGuard,
+    network: dict[str, Any],
 ) -> None:
     """The Draw tab's layout, then its events: the live pad and its explanation, the visitors' corrections
     (``store``, ``guard``; see ``feedback``), and the public API. ``reader``: the in-browser reader's
-    settings (None: the server reads every frame)."""
+    settings (None: the server reads every frame); ``network``: the network view's (under the pad)."""
     # The live pad, the corrections and the API share one pool of model workers; explanations have their own.
     pool = model_pool(limits)
     with gr.Row(equal_height=False):
@@ -122,6 +128,8 @@ def build(
             pad = drawing_pad(reader, elem_id="drawing-pad")
             # shown only when the pad holds a number (page.css hides it while it is empty)
             number_boxes = output_image("Digits found", "number-boxes", height=240)
+            # under the pad, where it is seen while drawing
+            network_view(network, elem_id="network-view")
         with gr.Column(scale=2, min_width=300):
             status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")

@@ -68,35 +68,52 @@ export class Reader {
 
   // Predictor.probabilities_batch: several fields in one run
   async probabilitiesBatch(fields) {
+    return (await this.run(fields, false)).probabilities;
+  }
+
+  // One run of model.onnx: every field's calibrated probabilities and, with `withStages` (the network view
+  // is visible), the first field's stages, {input, conv1, ..., pool3} as Float32Arrays (layers.stages_of).
+  // The stages are asked for only then: fetching them costs the page a copy of each.
+  async run(fields, withStages) {
     const side = this.settings.sketch.field;
     const batch = new Float32Array(fields.length * side * side);
     fields.forEach((field, i) => batch.set(field, i * side * side));
     const input = new this.ort.Tensor("float32", batch, [fields.length, 1, side, side]);
-    const { logits } = await this.session.run({ image: input });
+    const names = withStages ? this.settings.stages : [];
+    const results = await this.session.run({ image: input }, ["logits", ...names]);
+    const { logits } = results;
     const outputs = logits.dims[1];
-    return fields.map((_, i) =>
+    const probabilities = fields.map((_, i) =>
       calibrated(logits.data.subarray(i * outputs, (i + 1) * outputs), this.settings.temperature),
     );
+    if (!withStages || names.length === 0) return { probabilities, stages: null };
+    const stages = { input: fields[0] };
+    for (const name of names) stages[name] = results[name].data.subarray(0, results[name].data.length / fields.length);
+    return { probabilities, stages };
   }
 
   // What the pad shows for an RGBA drawing: {label, image, status} as the server's answer has them; for
-  // several digits, only a status saying the number is read on pen-up.
-  async read(rgba, width, height) {
+  // several digits, only a status saying the number is read on pen-up. With `withStages`, also `network`:
+  // {stages, probabilities} of the same run, for the network view (null for an empty pad).
+  async read(rgba, width, height, withStages = false) {
     const { settings } = this;
     const steps = preprocess(rgba, width, height, settings);
-    if (!steps) return { label: {}, image: null, status: `**${settings.messages.empty}**` };
-    const probs = await this.probabilities(steps.field);
+    if (!steps) return { label: {}, image: null, status: `**${settings.messages.empty}**`, network: null };
+    const { probabilities, stages } = await this.run([steps.field], withStages);
+    const [probs] = probabilities;
+    const network = stages && { stages, probabilities: probs };
     const shown = padAnswer(probs, digitParts(steps.levels, steps.box, settings.number), settings);
-    if (shown.number) return { label: {}, image: null, status: shown.status };
-    return { label: shown.label, image: fieldImage(steps.field, settings.sketch.field), status: shown.status };
+    if (shown.number) return { label: {}, image: null, status: shown.status, network };
+    const image = fieldImage(steps.field, settings.sketch.field);
+    return { label: shown.label, image, status: shown.status, network };
   }
 
   // The final answer for an RGBA drawing, as DrawHandlers.read_drawing gives it (number.read_digit_or_number):
   // {label, image, status, boxes} for the page, `number` (the digits read, or null), for one digit its
   // `digit` and `alternative` (AnswerRule.answer), and `explain` (the field and the best guess that "why"
   // explains; null for a number or an empty pad). `drawing`: the canvas with
-  // the ink, for the digits' boxes.
-  async readFinal(rgba, width, height, drawing) {
+  // the ink, for the digits' boxes. `withStages`: as for read.
+  async readFinal(rgba, width, height, drawing, withStages = false) {
     const { settings } = this;
     const steps = preprocess(rgba, width, height, settings);
     if (!steps) {
@@ -107,9 +124,12 @@ export class Reader {
         boxes: null,
         number: null,
         explain: null,
+        network: null,
       };
     }
-    const probs = await this.probabilities(steps.field);
+    const { probabilities, stages } = await this.run([steps.field], withStages);
+    const [probs] = probabilities;
+    const network = stages && { stages, probabilities: probs };
     const parts = digitParts(steps.levels, steps.box, settings.number);
     const shown = padAnswer(probs, parts, settings);
     if (shown.number) {
@@ -124,6 +144,7 @@ export class Reader {
           boxes: dataImage(drawReading(drawing, reading)),
           number: reading,
           explain: null,
+          network,
         };
       }
     }
@@ -138,6 +159,7 @@ export class Reader {
       boxes: null,
       number: null,
       explain: { field: steps.field, best },
+      network,
     };
   }
 }

@@ -1,7 +1,8 @@
 """Dataset examples (Olah et al., "Feature Visualization", Distill 2017): for every channel of every inner
 stage, the test images that excite it most, which the network view shows when a map is opened.
 
-A channel's strength on an image is its largest value anywhere on the map. ``strongest_examples`` runs the
+A channel's strength on an image is the mean of its map, the "channel" objective of that article: its
+largest value would tie on every image for the many channels that answer the blank paper around a digit. ``strongest_examples`` runs the
 whole test set through the model once, keeping each channel's ``EXAMPLES_PER_CHANNEL`` strongest images.
 ``write_dataset_examples`` stores them in the bundle as two files, fetched by the page only when a map is
 opened:
@@ -40,14 +41,14 @@ class ChannelExamples:
     """One stage's strongest images: ``indices[c]`` and ``strengths[c]``, strongest first, for channel c."""
 
     indices: np.ndarray  # (channels, k) indices into the images
-    strengths: np.ndarray  # (channels, k) each image's largest value on the channel's map
+    strengths: np.ndarray  # (channels, k) the mean of the channel's map for each image
 
 
 @torch.inference_mode()
 def strongest_examples(
     model: MnistCNN, images: torch.Tensor, k: int = EXAMPLES_PER_CHANNEL, progress: bool = False
 ) -> dict[str, ChannelExamples]:
-    """For every inner stage and channel, the ``k`` images (uint8 ``(N, 28, 28)``) with the largest value on
+    """For every inner stage and channel, the ``k`` images (uint8 ``(N, 28, 28)``) with the largest mean of
     the channel's map. Ties go to the earlier image."""
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     best: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -56,7 +57,7 @@ def strongest_examples(
         for name, value in stage_activations(model, batch).items():
             if name in (INPUT_STAGE, LOGITS):
                 continue
-            peaks = value.amax(dim=(2, 3)).T  # (channels, batch)
+            peaks = value.mean(dim=(2, 3)).T  # (channels, batch)
             indices = torch.arange(start, start + len(batch)).expand_as(peaks)
             if name in best:  # the strongest so far first: on a tie the earlier image stays ahead
                 peaks = torch.cat([best[name][0], peaks], dim=1)

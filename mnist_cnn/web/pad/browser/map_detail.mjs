@@ -148,10 +148,11 @@ export class MapDetail {
       canvas.getContext("2d").drawImage(data.picture, sx, sy, side, side, 0, 0, side, side);
       const label = data.labels[slot];
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", `a test image of a ${label}, peak ${formatValue(strengths[channel][k])}`);
+      canvas.setAttribute("aria-label", `a test image of a ${label}, mean ${formatValue(strengths[channel][k])}`);
       make("figcaption", "", item, `${label} · ${formatValue(strengths[channel][k])}`);
     });
-    this.examplesCaption.textContent = `The ${slots[channel].length} of ${data.source} that excite it most, and their peaks`;
+    const count = slots[channel].length;
+    this.examplesCaption.textContent = `The ${count} of ${data.source} that excite it most (the mean of the map)`;
     this.root.dataset.examples = String(slots[channel].length);
   }
 

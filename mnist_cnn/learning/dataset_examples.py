@@ -2,10 +2,10 @@
 stage, the test images that excite it most, which the network view shows when a map is opened.
 
 A channel's strength on an image is the mean of its map, the "channel" objective of that article: its
-largest value would tie on every image for the many channels that answer the blank paper around a digit. ``strongest_examples`` runs the
-whole test set through the model once, keeping each channel's ``EXAMPLES_PER_CHANNEL`` strongest images.
-``write_dataset_examples`` stores them in the bundle as two files, fetched by the page only when a map is
-opened:
+largest value would tie on every image for the many channels that answer the blank paper around a digit.
+``strongest_examples`` runs the whole test set through the model once, keeping each channel's
+``EXAMPLES_PER_CHANNEL`` strongest images. ``write_dataset_examples`` stores them in the bundle as two
+files, fetched by the page only when a map is opened:
 - ``dataset_examples.png``: every image chosen, once, in a grid of ``ATLAS_COLUMNS`` (white on black, as MNIST);
 - ``dataset_examples.json``: for each stage and channel, the images' places in the grid and their strengths;
   each image's label and test-set index; and the first convolution's 3x3 kernels, drawn beside its maps.

@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import os
 import shutil
 import struct
 import sys
 import tempfile
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -300,3 +307,68 @@ def photo_of(drawing, seed: int = 0):
     paper = light * (1 - 0.8 * ink) + rng.normal(0, 4, size=(h, w))
     rgb = np.stack([paper, paper * 0.97, paper * 0.9], axis=2).clip(0, 255).astype(np.uint8)
     return Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(1.2)).resize((3 * w, 3 * h), Image.Resampling.BICUBIC)
+
+
+# The browser tests' fixtures (test_browser.py, test_network_view_browser.py): Debian's Chromium, the app
+# in a page, where screenshots go, and a blog-like page embedding the app.
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required: scripts/test.sh installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_app(browser, url: str, **context_options) -> Page:
+    page = browser.new_context(**({"viewport": {"width": 1280, "height": 900}} | context_options)).new_page()
+    page.goto(url)
+    page.wait_for_selector("#drawing-pad canvas", timeout=60_000)
+    # Gradio mounts each kind of component once its code has loaded: under load the 28x28 view (a gr.Image)
+    # can come after the pad, and tests that watch it need it there.
+    page.wait_for_selector("#model-input", state="attached", timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_server):
+    page = open_app(browser, app_server.url)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: $SCREENSHOT_DIR (the README's come from there), else a temporary folder."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def frontend_bundle() -> str:
+    """The hashed file name of Gradio's frontend entry, as the package's gradio.js imports it."""
+    import gradio
+
+    text = (Path(gradio.__file__).parent / "templates" / "frontend" / "gradio.js").read_text()
+    return text.split('"./')[1].split('"')[0]
+
+
+@pytest.fixture
+def embedding_page(app_server, tmp_path):
+    """A blog-like page on another local origin with the app twice: a <gradio-app> element and an iframe."""
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>A blog post</title>
+<script type="module" src="{app_server.url}{frontend_bundle()}"></script></head>
+<body><h1>A blog post with a digit demo</h1><p>Draw in either.</p>
+<gradio-app src="{app_server.url}"></gradio-app>
+<iframe id="embedded" src="{app_server.url}" width="100%" height="900" style="border: 0"></iframe>
+</body></html>"""
+    (tmp_path / "index.html").write_text(html)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # port 0: the kernel picks a free one
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    server.shutdown()

@@ -3,57 +3,18 @@
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import io
-import os
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, DIGIT_STROKES, draw_digit, draw_number, photo_of
+from conftest import DIGIT_STROKES, draw_digit, draw_number, open_app, photo_of
 
 PAD = "#drawing-pad canvas"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required: scripts/test.sh installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_app(browser, url: str, **context_options) -> Page:
-    page = browser.new_context(**({"viewport": {"width": 1280, "height": 900}} | context_options)).new_page()
-    page.goto(url)
-    page.wait_for_selector(PAD, timeout=60_000)
-    # Gradio mounts each kind of component once its code has loaded: under load the 28x28 view (a gr.Image)
-    # can come after the pad, and tests that watch it need it there.
-    page.wait_for_selector("#model-input", state="attached", timeout=60_000)
-    return page
-
-
-@pytest.fixture
-def page(browser, app_server):
-    page = open_app(browser, app_server.url)
-    yield page
-    page.context.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where screenshots go: $SCREENSHOT_DIR (the README's come from there), else a temporary folder."""
-    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def to_screen(box: dict, x: float, y: float) -> tuple[float, float]:
@@ -461,31 +422,6 @@ def test_figure_labels_fit_beside_their_buttons(browser, app_server, width):
             assert fit["inside"] and not fit["clipped"] and not fit["under"], (width, figure, fit)
     finally:
         page.context.close()
-
-
-def frontend_bundle() -> str:
-    """The hashed file name of Gradio's frontend entry, as the package's gradio.js imports it."""
-    import gradio
-
-    text = (Path(gradio.__file__).parent / "templates" / "frontend" / "gradio.js").read_text()
-    return text.split('"./')[1].split('"')[0]
-
-
-@pytest.fixture
-def embedding_page(app_server, tmp_path):
-    """A blog-like page on another local origin with the app twice: a <gradio-app> element and an iframe."""
-    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>A blog post</title>
-<script type="module" src="{app_server.url}{frontend_bundle()}"></script></head>
-<body><h1>A blog post with a digit demo</h1><p>Draw in either.</p>
-<gradio-app src="{app_server.url}"></gradio-app>
-<iframe id="embedded" src="{app_server.url}" width="100%" height="900" style="border: 0"></iframe>
-</body></html>"""
-    (tmp_path / "index.html").write_text(html)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # port 0: the kernel picks a free one
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    server.shutdown()
 
 
 def test_drawing_works_when_embedded(browser, embedding_page):

@@ -6,26 +6,11 @@ read."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from playwright.sync_api import Page, expect
-from test_browser import (  # noqa: F401  (browser, page, shots and embedding_page are fixtures used here)
-    PAD,
-    PHONE,
-    ServerEvents,
-    browser,
-    draw,
-    draw_stroke,
-    embedding_page,
-    expect_engine,
-    expect_top_label,
-    open_app,
-    page,
-    shots,
-    touch_stroke,
-)
+from test_browser import PAD, PHONE, ServerEvents, draw, draw_stroke, expect_engine, expect_top_label, touch_stroke
 
-from conftest import DIGIT_STROKES
+from conftest import DIGIT_STROKES, open_app
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.reading.layers import stages_of
 

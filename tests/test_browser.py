@@ -32,6 +32,7 @@ def wait_until_drawable(pad, box: dict, x: float, y: float) -> None:
 def draw_stroke(page: Page, stroke, scope=None, steps: int = 12, release: bool = True) -> None:
     """One mouse stroke through the points of ``stroke`` (scope: the page, a <gradio-app> or an iframe)."""
     pad = (scope or page).locator(PAD).first
+    pad.scroll_into_view_if_needed()  # the whole pad on screen first: the stroke's points are taken from its box
     box = pad.bounding_box()
     wait_until_drawable(pad, box, *stroke[0])
     page.mouse.move(*to_screen(box, *stroke[0]))
@@ -312,6 +313,7 @@ def test_clear_during_a_stroke_leaves_nothing_behind(page):
 
 def touch_stroke(page: Page, cdp, stroke, steps: int = 15, release: bool = True) -> None:
     pad = page.locator(PAD)
+    pad.scroll_into_view_if_needed()
     box = pad.bounding_box()
     wait_until_drawable(pad, box, *stroke[0])
 

@@ -9,8 +9,8 @@ In headless Chromium (Debian's), on `python app.py` with the shipped model, 1280
    screen under the pad) and once folded, alternating, in this run: the view's updates per second of stroke
    (data-updates), the live answers per second (the pad's data-answers), and the events sent to the server
    during the stroke. Medians over the strokes.
-2. Each update's time in the page (the reader's run with the stages, then the view's painting): the pad's
-   "pad-read" measures, median, open against folded.
+2. Each update's time in the page: the reader's run (the pad's "pad-read" measures, with the stages when
+   the view is open) and the view's painting ("network-view-paint"), median and 90th percentile.
 3. The dataset examples' files in the bundle; the bytes a first visit downloads for them (with no map
    opened), and what opening the first map downloads.
 """
@@ -49,7 +49,7 @@ def one_stroke(page, box: dict, sent: list[str]) -> dict:
     if page.locator("#clear-button").is_enabled():
         page.locator("#clear-button").click()
     page.wait_for_timeout(800)
-    page.evaluate("performance.clearMeasures('pad-read')")
+    page.evaluate("performance.clearMeasures('pad-read'); performance.clearMeasures('network-view-paint')")
     path = stroke_path()
     page.mouse.move(box["x"] + path[0][0] / 400 * box["width"], box["y"] + path[0][1] / 400 * box["height"])
     updates = int(page.locator(VIEW).get_attribute("data-updates"))
@@ -68,6 +68,7 @@ def one_stroke(page, box: dict, sent: list[str]) -> dict:
         "answers": (int(page.locator("#drawing-pad").get_attribute("data-answers")) - answers) / seconds,
         "events": len(sent) - events,
         "reads": page.evaluate("performance.getEntriesByName('pad-read').map((m) => m.duration)"),
+        "paints": page.evaluate("performance.getEntriesByName('network-view-paint').map((m) => m.duration)"),
     }
     page.mouse.up()
     page.wait_for_timeout(1200)
@@ -97,15 +98,17 @@ def live_part(browser, url: str, strokes: int) -> None:
                 runs[view_open].append(result)
     page.close()
     print(f"1-2. {strokes} two-second strokes each, view open and folded alternately (medians):")
-    print("  view    | updates/s | live answers/s | server events per stroke | reading+view p50 | p90")
+    print("  view    | updates/s | live answers/s | server events per stroke | reading p50 / p90 | painting p50 / p90")
     for view_open, name in ((True, "open"), (False, "folded")):
         rows = runs[view_open]
         reads = [t for row in rows for t in row["reads"]]
+        paints = [t for row in rows for t in row["paints"]] or [float("nan")]
         print(
             f"  {name:7} | {statistics.median(r['updates'] for r in rows):9.1f} | "
             f"{statistics.median(r['answers'] for r in rows):14.1f} | "
-            f"{max(r['events'] for r in rows):24d} | {np.percentile(reads, 50):13.1f} ms | "
-            f"{np.percentile(reads, 90):.1f} ms"
+            f"{max(r['events'] for r in rows):24d} | "
+            f"{np.percentile(reads, 50):5.1f} / {np.percentile(reads, 90):.1f} ms | "
+            f"{np.percentile(paints, 50):.1f} / {np.percentile(paints, 90):.1f} ms"
         )
         per_stroke = ", ".join(f"{row['updates']:.1f}" for row in rows)
         print(f"          updates/s per stroke: {per_stroke}")

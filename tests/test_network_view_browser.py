@@ -59,7 +59,7 @@ def test_the_view_follows_the_pen_with_no_server_request(page, shots):
     expect(bars.nth(10)).to_contain_text("not a digit")
     label = view.locator("[data-layer=conv2] button").nth(4).get_attribute("aria-label")
     assert label.startswith("conv2, channel 4 of 80: peak "), label
-    view.screenshot(path=str(shots / "network-view.png"))
+    view.screenshot(path=str(shots / "network-view-live.png"))
 
 
 def test_the_maps_are_torchs_activations_for_the_same_drawing(page):
@@ -98,7 +98,7 @@ def test_a_map_opens_with_its_kernel_and_examples(page, shots):
     expect(detail).to_have_attribute("data-examples", "9", timeout=20_000)
     expect(detail.locator(".example canvas")).to_have_count(9)
     assert len(fetched) == 2  # the examples' data and picture, once
-    view.screenshot(path=str(shots / "network-view-map.png"))
+    view.screenshot(path=str(shots / "network-view.png"))
     # by keyboard: a later layer's maps, the arrow keys, Enter; Escape closes and gives the focus back
     detail.locator(".detail-close").click()
     expect(detail).to_be_hidden()

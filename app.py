@@ -50,7 +50,7 @@ def build_demo(
             gr.Markdown(f"⚠️ {bundle.fallback_reason}", elem_id="fallback-notice")
         with gr.Tabs():
             with gr.Tab("Draw", id="draw"):
-                draw.build(predictor, limits, reader.settings(), feedback, guard, reader.network_settings())
+                draw.build(predictor, limits, reader, feedback, guard)
             with gr.Tab("Photo or scan", id="photo"):
                 photo.build(predictor, limits)
             with gr.Tab("Test samples", id="samples"):

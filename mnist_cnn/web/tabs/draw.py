@@ -23,7 +23,7 @@ from mnist_cnn.web.feedback.guard import CorrectionGuard
 from mnist_cnn.web.feedback.store import FeedbackStore
 from mnist_cnn.web.network import network_view, server_stages, wants_stages
 from mnist_cnn.web.pad import APPLY_RESULT_JS, EXPLAIN_DIGIT_JS, SHOW_LIVE_JS, drawing_pad, read_frame
-from mnist_cnn.web.pad.reader import EXPLAIN_NUMBER_MESSAGE
+from mnist_cnn.web.pad.reader import EXPLAIN_NUMBER_MESSAGE, PadReader
 from mnist_cnn.web.serving import ServingLimits
 from mnist_cnn.web.views import to_uint8
 
@@ -111,25 +111,18 @@ class DrawHandlers:
 
 
 def build(
-    predictor: Predictor,
-    limits: ServingLimits,
-    reader: dict[str, Any] | None,
-    store: FeedbackStore,
-    guard: CorrectionGuard,
-    network: dict[str, Any],
+    predictor: Predictor, limits: ServingLimits, reader: PadReader, store: FeedbackStore, guard: CorrectionGuard
 ) -> None:
-    """The Draw tab's layout, then its events: the live pad and its explanation, the visitors' corrections
-    (``store``, ``guard``; see ``feedback``), and the public API. ``reader``: the in-browser reader's
-    settings (None: the server reads every frame); ``network``: the network view's (under the pad)."""
+    """The Draw tab's layout, then its events: the live pad (``reader``: the in-browser reader) and why, the
+    network view under the pad, the visitors' corrections (``store``, ``guard``; see ``feedback``), the API."""
     # The live pad, the corrections and the API share one pool of model workers; explanations have their own.
     pool = model_pool(limits)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            pad = drawing_pad(reader, elem_id="drawing-pad")
+            pad = drawing_pad(reader.settings(), elem_id="drawing-pad")
             # shown only when the pad holds a number (page.css hides it while it is empty)
             number_boxes = output_image("Digits found", "number-boxes", height=240)
-            # under the pad, where it is seen while drawing
-            network_view(network, elem_id="network-view")
+            network_view(reader.network_settings(), elem_id="network-view")
         with gr.Column(scale=2, min_width=300):
             status = gr.Markdown(f"**{EMPTY_MESSAGE}**", elem_id="status")
             label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")

@@ -103,8 +103,11 @@ calibration and abstention.
 
 ### ONNX: onnxruntime and the browser
 
-`model.onnx` holds the same weights in one file (input `image`, `(N, 1, 28, 28)`; output `logits`). It
-is checked against them with onnxruntime: the same predictions, logits within 1e-4.
+`model.onnx` holds the same weights in one file (input `image`, `(N, 1, 28, 28)`; output `logits`, then
+every stage of the network by name, `conv1` ... `conv5` after their ReLU and `pool1` ... `pool3`, which the
+demo's network view shows). It is checked against them with onnxruntime: the same predictions, logits and
+every stage within 1e-4. Ask for `logits` alone when you do not need the stages. `dataset_examples.json`
+and `.png` hold, for every channel, the 9 test images that excite it most.
 
 ```python
 import numpy as np
@@ -124,7 +127,8 @@ import * as ort from "onnxruntime-web/wasm";
 
 const session = await ort.InferenceSession.create("model.onnx");
 const pixels = new Float32Array(28 * 28); // your digit here, white on black, in [0, 1]
-const { logits } = await session.run({ image: new ort.Tensor("float32", pixels, [1, 1, 28, 28]) });
+const image = new ort.Tensor("float32", pixels, [1, 1, 28, 28]);
+const { logits } = await session.run({ image }, ["logits"]); // add "conv1", ... for the stages
 const scores = Array.from(logits.data).map((z) => z / {{ "%.3f"|format(metrics.temperature or 1.0) }});
 console.log(scores.slice(0, 10).indexOf(Math.max(...scores.slice(0, 10)))); // the digit
 ```

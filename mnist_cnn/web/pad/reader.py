@@ -306,15 +306,15 @@ def onnx_outputs(path: Path) -> list[str]:
 
 def stages_for_older_bundle(bundle: LoadedBundle) -> Path | None:
     """A bundle written before ``model.onnx`` gave the network's stages: export it again with them, into a
-    temporary folder (the bundle is left as it is), checked against the weights. None (the old file is used,
-    and the server sends the stages) when that fails."""
+    temporary folder (the bundle is left as it is), checked against the weights. None when that fails: the
+    old file is used, and the network view stays empty while the browser reads (the reader still answers)."""
     from mnist_cnn.learning.onnx_export import OnnxCheckError, exported_copy  # the exporter and its check
 
     log.info("%s's %s has no stages for the network view: exporting it again", bundle.source, MODEL_NAME)
     try:
         return exported_copy(bundle.folder)
     except (OnnxCheckError, OSError, ValueError, RuntimeError) as err:
-        log.warning("The network view's stages come from the server: exporting %s failed (%s)", MODEL_NAME, err)
+        log.warning("The network view has no stages to show: exporting %s failed (%s)", MODEL_NAME, err)
         return None
 
 

@@ -334,6 +334,15 @@ def open_app(browser, url: str, **context_options) -> Page:
     return page
 
 
+def page_without_webassembly(browser, url: str) -> Page:
+    """The app in a browser without WebAssembly (the in-browser reader cannot run): a page still loading."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script("delete window.WebAssembly")
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
 @pytest.fixture
 def page(browser, app_server):
     page = open_app(browser, app_server.url)

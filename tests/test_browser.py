@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from conftest import DIGIT_STROKES, draw_digit, draw_number, open_app, photo_of
+from conftest import DIGIT_STROKES, draw_digit, draw_number, open_app, page_without_webassembly, photo_of
 
 PAD = "#drawing-pad canvas"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 3}
@@ -576,15 +576,12 @@ def test_without_the_reader_the_server_reads_as_before(browser, server_only_app)
 
 
 def test_a_browser_without_webassembly_has_the_server_read(browser, app_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script("delete window.WebAssembly")
-    page = context.new_page()
+    page = page_without_webassembly(browser, app_server.url)
     try:
-        page.goto(app_server.url)
         page.wait_for_selector(PAD, timeout=60_000)
         expect_server_reading(page)
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_a_reader_that_fails_to_load_has_the_server_read(browser, app_server):

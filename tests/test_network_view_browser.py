@@ -10,7 +10,7 @@ import torch
 from playwright.sync_api import Page, expect
 from test_browser import PAD, PHONE, ServerEvents, draw, draw_stroke, expect_engine, expect_top_label, touch_stroke
 
-from conftest import DIGIT_STROKES, open_app
+from conftest import DIGIT_STROKES, open_app, page_without_webassembly
 from mnist_cnn.bundle import SHIPPED_BUNDLE, load_bundle_folder
 from mnist_cnn.reading.layers import stages_of
 
@@ -192,11 +192,8 @@ def test_the_view_in_an_embed(browser, embedding_page):
 
 
 def test_without_webassembly_the_server_sends_the_stages_on_pen_up(browser, app_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_init_script("delete window.WebAssembly")
-    page = context.new_page()
+    page = page_without_webassembly(browser, app_server.url)
     try:
-        page.goto(app_server.url)
         expect(page.locator(VIEW)).to_have_attribute("data-ready", "true", timeout=60_000)
         page.wait_for_timeout(2000)  # the time the reader would take to load
         expect_engine(page, "server")
@@ -210,4 +207,4 @@ def test_without_webassembly_the_server_sends_the_stages_on_pen_up(browser, app_
         assert names == ["input", *STAGES]
         expect(page.locator(f"{VIEW} [data-layer=output] li").nth(7)).to_have_class("top")
     finally:
-        context.close()
+        page.context.close()

@@ -106,7 +106,8 @@ def encode_stages(stages: dict[str, torch.Tensor | np.ndarray]) -> dict[str, dic
             continue
         array = np.asarray(value, dtype=np.float32)
         array = array[0] if array.ndim == 4 else array
-        scale = float(array.max()) if array.size and array.max() > 0 else 1.0
+        largest = float(array.max()) if array.size else 0.0
+        scale = largest if largest > 0 else 1.0
         levels = np.clip(np.rint(array / scale * ENCODED_LEVELS), 0, ENCODED_LEVELS).astype(np.uint8)
         encoded[name] = {
             "shape": list(array.shape),

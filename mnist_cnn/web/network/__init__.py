@@ -17,24 +17,17 @@ import gradio as gr
 import numpy as np
 import torch
 
-from mnist_cnn.reading.layers import encode_stages, stages_of
+from mnist_cnn.reading.layers import LOGITS, encode_stages, stages_of
 from mnist_cnn.reading.predict import Prediction, Predictor
 from mnist_cnn.web.pad import APP_ROOT_JS
+from mnist_cnn.web.widget import html_widget
 
 HERE = Path(__file__).resolve().parent
 
 
 def network_view(settings: dict[str, Any], **kwargs: Any) -> gr.HTML:
     """The view's component; ``settings``: ``PadReader.network_settings()``."""
-    return gr.HTML(
-        value=None,
-        html_template=(HERE / "network.html").read_text(),
-        css_template=(HERE / "network.css").read_text(),
-        js_on_load=APP_ROOT_JS + (HERE / "network.js").read_text(),
-        apply_default_css=False,
-        network=settings,
-        **kwargs,
-    )
+    return html_widget(HERE, "network", APP_ROOT_JS, network=settings, **kwargs)
 
 
 def wants_stages(frame: Any) -> bool:
@@ -47,8 +40,7 @@ def server_stages(predictor: Predictor, prediction: Prediction) -> dict[str, Any
     outputs' probabilities; None for an empty pad or an unreadable drawing."""
     if prediction.model_input is None:
         return None
-    field = np.asarray(prediction.model_input, dtype=np.float32)
-    field = field / 255 if np.asarray(prediction.model_input).dtype == np.uint8 else field
-    stages = stages_of(predictor.model, torch.from_numpy(field).reshape(1, 1, 28, 28))
-    probabilities = predictor.probabilities(field.reshape(28, 28))
+    field = torch.from_numpy(np.asarray(prediction.model_input, dtype=np.float32)).reshape(1, 1, 28, 28)
+    stages = stages_of(predictor.model, field)  # one run: the stages and the logits
+    probabilities = predictor.calibrated(stages[LOGITS])[0]
     return {"stages": encode_stages(stages), "probabilities": [round(float(p), 6) for p in probabilities]}

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnist_cnn.reading.sketch import SketchError
+from mnist_cnn.web.widget import html_widget
 
 HERE = Path(__file__).resolve().parent
 PNG_PREFIX = "data:image/png;base64,"
@@ -51,15 +52,7 @@ PAGE_CSS = HERE / "page.css"  # the app's own styles, beside the pad's
 def drawing_pad(reader: dict[str, Any] | None, **kwargs: Any) -> gr.HTML:
     """The pad component: ``submit`` fires with each frame for the server, ``input`` with each reading made
     in the browser. ``reader``: the in-browser reader's settings (``PadReader.settings``), None for none."""
-    return gr.HTML(
-        value=None,
-        html_template=(HERE / "pad.html").read_text(),
-        css_template=(HERE / "pad.css").read_text(),
-        js_on_load=APP_ROOT_JS + (HERE / "pad.js").read_text(),
-        apply_default_css=False,
-        reader=reader,
-        **kwargs,
-    )
+    return html_widget(HERE, "pad", APP_ROOT_JS, reader=reader, **kwargs)
 
 
 def read_frame(value: Any) -> tuple[int, Image.Image | None]:

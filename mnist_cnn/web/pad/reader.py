@@ -294,14 +294,20 @@ def explain_settings(modules_url: str, graph_url: str) -> dict[str, Any]:
 
 def onnx_outputs(path: Path) -> list[str]:
     """The names of an ONNX file's outputs (none when it cannot be read: the reader then fails to load, and
-    the pad reads on the server)."""
+    the pad reads on the server). Parsed once while it stays the same file: the app's start asks twice."""
+    stat = path.stat()
+    return list(_onnx_outputs(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _onnx_outputs(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
     import onnx  # here: only the app's start needs it
 
     try:
-        return [output.name for output in onnx.load(str(path), load_external_data=False).graph.output]
+        return tuple(output.name for output in onnx.load(str(path), load_external_data=False).graph.output)
     except Exception as err:  # protobuf's DecodeError and onnx's own errors: a corrupt file is a message
         log.warning("%s could not be read (%s)", path, err)
-        return []
+        return ()
 
 
 def stages_for_older_bundle(bundle: LoadedBundle) -> Path | None:

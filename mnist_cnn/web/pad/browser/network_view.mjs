@@ -120,11 +120,12 @@ export class NetworkView {
     }
     this.latest = stages ? { stages, probabilities } : null;
     for (const stage of this.stages) this.paint(stage, stages?.[stage.name] ?? null);
+    const top = probabilities ? Math.max(...probabilities) : null;
     this.outputs?.forEach(({ item, bar, value }, k) => {
       const p = probabilities ? probabilities[k] : 0;
       bar.style.width = `${(100 * p).toFixed(1)}%`;
       value.textContent = probabilities ? `${Math.round(100 * p)}%` : "–";
-      item.classList.toggle("top", Boolean(probabilities) && p === Math.max(...probabilities));
+      item.classList.toggle("top", p === top);
     });
     if (detail.final) for (const stage of this.stages) this.label(stage);
     this.detail.update(this.latest);

@@ -86,7 +86,7 @@ export class Reader {
     const probabilities = fields.map((_, i) =>
       calibrated(logits.data.subarray(i * outputs, (i + 1) * outputs), this.settings.temperature),
     );
-    if (!withStages || names.length === 0) return { probabilities, stages: null };
+    if (names.length === 0) return { probabilities, stages: null };
     const stages = { input: fields[0] };
     for (const name of names) stages[name] = results[name].data.subarray(0, results[name].data.length / fields.length);
     return { probabilities, stages };
